@@ -1,0 +1,121 @@
+"""Production: nested CES KLEM technology of each sector in each region (MODEL.md §4).
+
+    Y  = A · CES_σtop(KLE, M)                     A = tfp[r, j]
+    KLE = CES_σkle(KL, E_eff),  E_eff = A_E · E   A_E = energy_efficiency[r, j]
+    KL = CES_σkl(K, L)
+    L  = CES_σL(A_L,e · L_e)                      A_L = labour_productivity[r, e]
+    E  = CES_σE(energy goods),  M = CES_σM(other goods)
+
+Inputs of goods are Armington composites bought at p_A[r, i]·(1 + t_int[r, j]). Quantities are in
+benchmark value units (NOK million of 2018), so every benchmark price is 1. Output here is the
+producer's net output V = domestic deliveries + exports (output at basic prices minus delivery margins).
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from noreg_jax.ces import ces_demand_index, ces_log_unit_cost
+from noreg_jax.data import Benchmark
+from noreg_jax.parameters import Parameters, benchmark_tax_rates
+
+
+def _shares(parts):
+    """Value shares along the last axis; an all-zero row gets zero shares."""
+    total = parts.sum(axis=-1, keepdims=True)
+    return jnp.where(total > 0, parts / jnp.where(total > 0, total, 1.0), 0.0)
+
+
+class Technology(NamedTuple):
+    """Benchmark input values of every nest, per (region, sector) [NOK million]."""
+
+    capital: jnp.ndarray  # [r, j]
+    labour: jnp.ndarray  # [r, j, e]
+    energy_goods: jnp.ndarray  # [r, j, energy goods] incl. intermediate taxes
+    material_goods: jnp.ndarray  # [r, j, other goods] incl. intermediate taxes
+    energy_index: np.ndarray  # indices of energy goods
+    material_index: np.ndarray
+
+
+def technology(b: Benchmark) -> Technology:
+    energy = np.flatnonzero(np.asarray(b.sets.energy))
+    material = np.flatnonzero(~np.asarray(b.sets.energy))
+    gross = jnp.swapaxes(b.intermediate, 1, 2)  # [r, j, i]
+    value = gross.sum(axis=-1, keepdims=True)
+    tax_factor = 1.0 + jnp.where(value > 0, b.intermediate_tax[..., None] / jnp.where(value > 0, value, 1.0), 0.0)
+    gross = gross * tax_factor
+    return Technology(b.capital, b.compensation, gross[..., energy], gross[..., material], energy, material)
+
+
+class NestPrices(NamedTuple):
+    """Log unit costs of every nest (normalised, 0 at the benchmark) [r, j]."""
+
+    labour: jnp.ndarray
+    kl: jnp.ndarray
+    energy: jnp.ndarray  # per effective unit of energy (after energy efficiency)
+    kle: jnp.ndarray
+    materials: jnp.ndarray
+    unit_cost: jnp.ndarray  # per unit of output, after TFP
+    goods: jnp.ndarray  # [r, j, i] log purchase price of each good incl. tax change
+
+
+def nest_prices(b: Benchmark, p: Parameters, log_wage, log_rental, log_armington_price) -> NestPrices:
+    """Unit costs bottom-up. log_wage [r, e], log_rental [r, j], log_armington_price [r, i]."""
+    tech = technology(b)
+    _, t_int0, _ = benchmark_tax_rates(b)
+    log_tax = jnp.log1p(p.intermediate_tax_rate) - jnp.log1p(t_int0)  # [r, j]
+    log_goods = log_armington_price[:, None, :] + log_tax[..., None]  # [r, j, i]
+    log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]  # [r, 1, e]
+    pl = ces_log_unit_cost(log_eff_wage, _shares(tech.labour), p.sigma_labour)
+    kl = ces_log_unit_cost(jnp.stack([log_rental, pl], -1), _shares(_kl_values(tech)), p.sigma_kl)
+    pe = ces_log_unit_cost(log_goods[..., tech.energy_index], _shares(tech.energy_goods), p.sigma_energy) \
+        - jnp.log(p.energy_efficiency)
+    kle = ces_log_unit_cost(jnp.stack([kl, pe], -1), _shares(_kle_values(tech)), p.sigma_kle)
+    pm = ces_log_unit_cost(log_goods[..., tech.material_index], _shares(tech.material_goods), p.sigma_materials)
+    top = ces_log_unit_cost(jnp.stack([kle, pm], -1), _shares(_top_values(tech)), p.sigma_top)
+    return NestPrices(pl, kl, pe, kle, pm, top - jnp.log(p.tfp), log_goods)
+
+
+def _kl_values(t: Technology):
+    return jnp.stack([t.capital, t.labour.sum(-1)], -1)
+
+
+def _kle_values(t: Technology):
+    return jnp.stack([t.capital + t.labour.sum(-1), t.energy_goods.sum(-1)], -1)
+
+
+def _top_values(t: Technology):
+    return jnp.stack([_kle_values(t).sum(-1), t.material_goods.sum(-1)], -1)
+
+
+class InputDemands(NamedTuple):
+    capital: jnp.ndarray  # [r, j] in benchmark rental-value units
+    labour: jnp.ndarray  # [r, j, e] physical labour, in benchmark wage-bill units
+    intermediate: jnp.ndarray  # [r, i, j] Armington goods (basic-price value units)
+
+
+def input_demands(b: Benchmark, p: Parameters, prices: NestPrices, log_wage, log_rental, activity) -> InputDemands:
+    """Conditional input demands top-down, for net output ``activity`` [r, j] (1 at the benchmark)."""
+    tech = technology(b)
+    top_cost = prices.unit_cost + jnp.log(p.tfp)  # cost of the CES aggregate before TFP
+    q = activity / p.tfp
+    top = q[..., None] * ces_demand_index(top_cost, jnp.stack([prices.kle, prices.materials], -1), p.sigma_top)
+    kle_q, m_q = top[..., 0], top[..., 1]
+    kle = kle_q[..., None] * ces_demand_index(prices.kle, jnp.stack([prices.kl, prices.energy], -1), p.sigma_kle)
+    kl_q, e_eff_q = kle[..., 0], kle[..., 1]
+    kl = kl_q[..., None] * ces_demand_index(prices.kl, jnp.stack([log_rental, prices.labour], -1), p.sigma_kl)
+    k_q, l_q = kl[..., 0], kl[..., 1]
+    log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]
+    labour_eff = l_q[..., None] * ces_demand_index(prices.labour, log_eff_wage, p.sigma_labour) * tech.labour
+    labour = labour_eff / p.labour_productivity[:, None, :]
+    e_phys_q = e_eff_q / p.energy_efficiency
+    log_pe_phys = prices.energy + jnp.log(p.energy_efficiency)
+    g = prices.goods
+    energy = e_phys_q[..., None] * ces_demand_index(log_pe_phys, g[..., tech.energy_index], p.sigma_energy)
+    material = m_q[..., None] * ces_demand_index(prices.materials, g[..., tech.material_index], p.sigma_materials)
+    rji = jnp.swapaxes(b.intermediate, 1, 2)  # benchmark basic-price quantities [r, j, i]
+    inter = jnp.zeros_like(rji)
+    inter = inter.at[..., tech.energy_index].set(energy * rji[..., tech.energy_index])
+    inter = inter.at[..., tech.material_index].set(material * rji[..., tech.material_index])
+    return InputDemands(k_q * tech.capital, labour, jnp.swapaxes(inter, 1, 2))

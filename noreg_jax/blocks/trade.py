@@ -1,0 +1,100 @@
+"""Trade: CET exports, Armington imports, and shipments between counties with delivery margins.
+
+- Exports (MODEL.md §4): net output V splits by a CET (elasticity η) between the domestic market,
+  at price p_D[r, j], and exports at the world price e·pw_X[j]. Unit revenue
+  R = (θ_D p_D^(1+η) + θ_X p_X^(1+η))^(1/(1+η)); supplies V·(p/R)^η.
+- Imports: the use of good i in region r is a CES (σA) of a domestic bundle and imports at e·pw_M[i].
+- Domestic bundle: a CES (σD) over origin counties s at the delivered price
+  p_D[s, i] + τ[s, r, i]·p_A[s, transport], where τ = margin/value (goods only): the producer's
+  region supplies the transport service of the delivery.
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from noreg_jax.ces import ces_demand_index, ces_log_unit_cost
+from noreg_jax.data import Benchmark
+from noreg_jax.parameters import Parameters
+
+
+def _shares(parts):
+    total = parts.sum(axis=-1, keepdims=True)
+    return jnp.where(total > 0, parts / jnp.where(total > 0, total, 1.0), 0.0)
+
+
+def net_output(b: Benchmark):
+    """Benchmark net output V[r, j] = domestic deliveries at producer prices + exports."""
+    return b.trade.sum(axis=1) + b.exports
+
+
+def margin_rate(b: Benchmark):
+    """τ[s, r, i] = delivery margin per unit of shipment value."""
+    return jnp.where(b.trade > 0, b.margin / jnp.where(b.trade > 0, b.trade, 1.0), 0.0)
+
+
+def log_export_price(p: Parameters):
+    return jnp.log(p.exchange_rate * p.world_price_exports)
+
+
+def log_import_price(p: Parameters):
+    return jnp.log(p.exchange_rate * p.world_price_imports)
+
+
+def cet_revenue(b: Benchmark, p: Parameters, log_p_domestic):
+    """Log unit revenue R[r, j] of net output and the CET supply indices (domestic, exports) [r, j, 2]."""
+    shares = _shares(jnp.stack([b.trade.sum(axis=1), b.exports], -1))
+    log_prices = jnp.stack([log_p_domestic, jnp.broadcast_to(log_export_price(p), log_p_domestic.shape)], -1)
+    log_r = ces_log_unit_cost(log_prices, shares, -p.eta_export)
+    return log_r, ces_demand_index(log_r, log_prices, -p.eta_export)
+
+
+class ArmingtonPrices(NamedTuple):
+    delivered: jnp.ndarray  # [s, r, i] log delivered price (normalised)
+    domestic_bundle: jnp.ndarray  # [r, i] log price of the domestic bundle
+    composite: jnp.ndarray  # [r, i] log Armington price p_A
+
+
+def _composite(b, p, log_delivered):
+    """Bundle and composite prices from delivered prices [s, r, i]."""
+    dom_values = jnp.moveaxis(b.trade + b.margin, 0, -1)  # [r, i, s]
+    log_db = ces_log_unit_cost(jnp.moveaxis(log_delivered, 0, -1), _shares(dom_values), p.sigma_domestic)
+    arm_values = jnp.stack([dom_values.sum(-1), b.imports], -1)
+    log_pm = jnp.broadcast_to(log_import_price(p), log_db.shape)
+    log_pa = ces_log_unit_cost(jnp.stack([log_db, log_pm], -1), _shares(arm_values), p.sigma_armington)
+    return log_db, log_pa
+
+
+def armington_prices(b: Benchmark, p: Parameters, log_p_domestic) -> ArmingtonPrices:
+    """Delivered, bundle and composite prices. Transport carries no margin itself, so its composite
+    price is found first and then prices the margins of the goods."""
+    t = b.sets.transport
+    log_plain = jnp.broadcast_to(log_p_domestic[:, None, :], b.trade.shape)
+    _, log_pa0 = _composite(b, p, log_plain)
+    p_transport = jnp.exp(log_pa0[:, t])  # [s]
+    tau = margin_rate(b)
+    delivered = (jnp.exp(log_p_domestic)[:, None, :] + tau * p_transport[:, None, None]) / (1.0 + tau)
+    log_delivered = jnp.log(delivered)
+    log_db, log_pa = _composite(b, p, log_delivered)
+    return ArmingtonPrices(log_delivered, log_db, log_pa)
+
+
+class TradeFlows(NamedTuple):
+    imports: jnp.ndarray  # [r, i] quantity
+    shipments: jnp.ndarray  # [s, r, i] quantity at producer prices (benchmark value units)
+    margins: jnp.ndarray  # [s, r, i] transport services for the deliveries
+
+
+def armington_demands(b: Benchmark, p: Parameters, prices: ArmingtonPrices, composite_use) -> TradeFlows:
+    """Split the composite use [r, i] (1 unit = 1 NOK million at benchmark prices) into imports and
+    shipments from every origin."""
+    dom_values = (b.trade + b.margin).sum(axis=0)  # [r, i]
+    total = dom_values + b.imports
+    scale = composite_use / total
+    log_pm = jnp.broadcast_to(log_import_price(p), prices.composite.shape)
+    idx = ces_demand_index(prices.composite, jnp.stack([prices.domestic_bundle, log_pm], -1), p.sigma_armington)
+    bundle_index = scale * idx[..., 0]  # relative to the benchmark bundle
+    imports = b.imports * scale * idx[..., 1]
+    origin_idx = ces_demand_index(prices.domestic_bundle, jnp.moveaxis(prices.delivered, 0, -1), p.sigma_domestic)
+    shipment_index = jnp.moveaxis(bundle_index[..., None] * origin_idx, -1, 0)  # [s, r, i]
+    return TradeFlows(imports, b.trade * shipment_index, b.margin * shipment_index)

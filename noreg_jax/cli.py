@@ -1,0 +1,85 @@
+"""The ``noreg`` command line: check, info (and, as the project grows, run / sensitivity / estimate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _economy(args):
+    from noreg_jax.parameters import load_economy
+
+    return load_economy(args.data, args.parameters, args.regions)
+
+
+def cmd_check(args) -> int:
+    from noreg_jax.checks import run_checks
+
+    economy = _economy(args)
+    s = economy.benchmark.sets
+    print(f"NOREG-JAX check: {s.n_regions} regions x {s.n_sectors} sectors x {s.n_education} education groups")
+    results = run_checks(economy)
+    width = max(len(r.name) for r in results)
+    print(f"{'check'.ljust(width)}  {'value':>10}  {'tolerance':>9}  result")
+    for r in results:
+        print(f"{r.name.ljust(width)}  {r.value:10.2e}  {r.tolerance:9.0e}  {'ok' if r.passed else 'FAILED'}")
+    failed = [r for r in results if not r.passed]
+    print("all checks passed" if not failed else f"{len(failed)} check(s) FAILED")
+    return 1 if failed else 0
+
+
+def cmd_info(args) -> int:
+    import numpy as np
+
+    from noreg_jax.data import metadata
+    from noreg_jax.equilibrium import n_unknowns
+
+    economy = _economy(args)
+    b = economy.benchmark
+    s = b.sets
+    value_added = np.asarray(b.compensation).sum() + np.asarray(b.capital).sum() + np.asarray(b.production_tax).sum()
+    meta = metadata(args.data) if args.data else metadata()
+    print(f"base year {meta.get('base_year', 2018)}, NOK million at basic prices")
+    print(f"regions ({s.n_regions}): {', '.join(s.regions)}")
+    print(f"sectors ({s.n_sectors}): {', '.join(s.sectors)}")
+    print(f"education groups ({s.n_education}): {', '.join(s.education)}")
+    print(f"unknowns of one year's equilibrium: {n_unknowns(b)}")
+    rows = [("output", np.asarray(b.output).sum()), ("value added", value_added),
+            ("compensation of employees", np.asarray(b.compensation).sum()),
+            ("exports", np.asarray(b.exports).sum()), ("imports", np.asarray(b.imports).sum()),
+            ("household consumption", np.asarray(b.consumption).sum()),
+            ("government consumption", np.asarray(b.government).sum()),
+            ("gross fixed capital formation", np.asarray(b.investment).sum()),
+            ("population (thousand)", np.asarray(b.population).sum()),
+            ("employed persons (thousand)", np.asarray(b.labour_force).sum())]
+    for name, value in rows:
+        print(f"  {name:32s} {value:14,.1f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="noreg", description=__doc__)
+    parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
+    parser.add_argument("--parameters", default=None, help="parameter directory (default: shipped)")
+    parser.add_argument("--regions", default=None,
+                        help="aggregate counties by a mapping CSV (region,group), e.g. landsdeler.csv")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="replication, homogeneity and Walras' law on the shipped data").set_defaults(
+        func=cmd_check)
+    sub.add_parser("info", help="dimensions and key totals of the data set").set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from noreg_jax.data import DataError
+
+    try:
+        return args.func(args)
+    except DataError as exc:
+        print(f"noreg: data error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

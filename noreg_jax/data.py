@@ -1,0 +1,408 @@
+"""The benchmark data set (a balanced 2018 SAM by county, industry and education) and its I/O.
+
+This is the edge of the package: it reads the shipped CSV files (schema: docs/data_schema.md), checks
+them, and returns a :class:`Benchmark`, a pytree of plain arrays with the set labels as static data.
+Every problem in a file raises :class:`DataError` naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+DEFAULT_DATA_DIR = Path(__file__).parent / "data" / "benchmark_2018"
+MAPPINGS_DIR = Path(__file__).parent / "data" / "mappings"
+TRANSPORT = "TRANS"
+
+
+class DataError(ValueError):
+    """A data file is malformed, unbalanced or inconsistent. The message names file, field and value."""
+
+
+@dataclass(frozen=True)
+class Sets:
+    """Labels of the model's dimensions, in the fixed order (region, sector, education)."""
+
+    regions: tuple[str, ...]
+    region_names: tuple[str, ...]
+    sectors: tuple[str, ...]
+    sector_names: tuple[str, ...]
+    education: tuple[str, ...]
+    energy: tuple[bool, ...]
+    public: tuple[bool, ...]
+    goods: tuple[bool, ...]
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.regions)
+
+    @property
+    def n_sectors(self) -> int:
+        return len(self.sectors)
+
+    @property
+    def n_education(self) -> int:
+        return len(self.education)
+
+    @property
+    def transport(self) -> int:
+        return self.sectors.index(TRANSPORT)
+
+    def region(self, code: str) -> int:
+        return _index(self.regions, code, "region")
+
+    def sector(self, code: str) -> int:
+        return _index(self.sectors, code, "sector")
+
+    def educ(self, code: str) -> int:
+        return _index(self.education, code, "education")
+
+
+def _index(labels, code, what):
+    try:
+        return labels.index(code)
+    except ValueError:
+        raise KeyError(f"unknown {what} {code!r}; known: {', '.join(labels)}") from None
+
+
+class Benchmark(eqx.Module):
+    """The balanced benchmark flows, NOK million at 2018 prices (persons in thousands).
+
+    Index names: r, s = region (s origin), j = producing sector, i = good, e = education group.
+    """
+
+    sets: Sets = eqx.field(static=True)
+    output: jnp.ndarray  # [r, j] gross output at basic prices incl. delivery margins
+    capital: jnp.ndarray  # [r, j] gross operating surplus
+    production_tax: jnp.ndarray  # [r, j] other net taxes on production
+    intermediate_tax: jnp.ndarray  # [r, j] product taxes on intermediate purchases
+    delivery_margin: jnp.ndarray  # [r, j] transport bought to deliver to domestic customers
+    exports: jnp.ndarray  # [r, j] exports abroad
+    compensation: jnp.ndarray  # [r, j, e]
+    persons: jnp.ndarray  # [r, j, e] employed persons, thousand
+    intermediate: jnp.ndarray  # [r, i, j] Armington composite i used by sector j
+    government: jnp.ndarray  # [r, i]
+    investment: jnp.ndarray  # [r, i]
+    inventories: jnp.ndarray  # [r, i] (may be negative)
+    consumption: jnp.ndarray  # [r, e, i] household consumption
+    population: jnp.ndarray  # [r, e] thousand persons
+    labour_force: jnp.ndarray  # [r, e] thousand employed persons
+    wage_income: jnp.ndarray  # [r, e]
+    capital_income: jnp.ndarray  # [r, e]
+    transfers: jnp.ndarray  # [r, e]
+    income_tax: jnp.ndarray  # [r, e]
+    savings: jnp.ndarray  # [r, e]
+    imports: jnp.ndarray  # [r, i]
+    trade: jnp.ndarray  # [s, r, i] shipments at the producer's price (excl. delivery margin)
+    margin: jnp.ndarray  # [s, r, i] delivery margin of those shipments
+    distance: jnp.ndarray  # [s, r] km
+    government_capital_income: jnp.ndarray  # scalar
+    retained_earnings: jnp.ndarray  # scalar
+    government_savings: jnp.ndarray  # scalar
+    foreign_savings: jnp.ndarray  # scalar
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"{path}: file is missing")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas parser errors
+        raise DataError(f"{path}: cannot be parsed as CSV ({exc})") from exc
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: field(s) {missing} missing; found columns {list(df.columns)}")
+    return df
+
+
+def _numeric(df: pd.DataFrame, path: Path, field: str, allow_negative: bool = False) -> np.ndarray:
+    raw = df[field]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise DataError(f"{path}: field '{field}' has a non-numeric or NaN value {raw.iloc[k]!r} (row {k + 2})")
+    if not allow_negative and (values < 0).any():
+        k = int(np.argmin(values))
+        raise DataError(f"{path}: field '{field}' has a negative value {values[k]!r} (row {k + 2})")
+    return values
+
+
+def _codes(df: pd.DataFrame, path: Path, field: str, labels: tuple[str, ...], what: str) -> np.ndarray:
+    lookup = {c: n for n, c in enumerate(labels)}
+    out = np.empty(len(df), dtype=int)
+    for k, code in enumerate(df[field]):
+        if code not in lookup:
+            raise DataError(f"{path}: field '{field}' has an unknown {what} {code!r} (row {k + 2})")
+        out[k] = lookup[code]
+    return out
+
+
+def _flag(df, path, field):
+    values = _numeric(df, path, field)
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise DataError(f"{path}: field '{field}' must be 0 or 1, found {values[~np.isin(values, (0, 1))][0]!r}")
+    return tuple(bool(v) for v in values)
+
+
+def _table(path: Path, keys: list[tuple[str, tuple[str, ...], str]], fields: list[str], shape, allow_negative=()):
+    """Read a tidy table into dense arrays of ``shape`` (missing rows are zero)."""
+    df = _read_csv(path, [k for k, _, _ in keys] + fields)
+    idx = tuple(_codes(df, path, k, labels, what) for k, labels, what in keys)
+    flat = np.ravel_multi_index(idx, shape) if idx else np.zeros(0, int)
+    if len(np.unique(flat)) != len(flat):
+        dup = pd.Series(flat).duplicated()
+        k = int(np.argmax(dup.to_numpy()))
+        raise DataError(f"{path}: duplicate key {tuple(df.iloc[k][[k_ for k_, _, _ in keys]])} (row {k + 2})")
+    out = {}
+    for field in fields:
+        arr = np.zeros(shape)
+        arr[idx] = _numeric(df, path, field, allow_negative=field in allow_negative)
+        out[field] = arr
+    return out
+
+
+def load_sets(data_dir: Path | str = DEFAULT_DATA_DIR) -> Sets:
+    data_dir = Path(data_dir)
+    reg = _read_csv(data_dir / "regions.csv", ["code", "name"])
+    sec = _read_csv(data_dir / "sectors.csv", ["code", "name", "energy", "public", "goods"])
+    edu = _read_csv(data_dir / "education.csv", ["code", "name"])
+    for df, name in ((reg, "regions.csv"), (sec, "sectors.csv"), (edu, "education.csv")):
+        dup = df["code"].duplicated()
+        if dup.any():
+            raise DataError(f"{data_dir / name}: field 'code' has a duplicate value {df['code'][dup].iloc[0]!r}")
+    sp = data_dir / "sectors.csv"
+    sets = Sets(
+        regions=tuple(reg["code"]),
+        region_names=tuple(reg["name"]),
+        sectors=tuple(sec["code"]),
+        sector_names=tuple(sec["name"]),
+        education=tuple(edu["code"]),
+        energy=_flag(sec, sp, "energy"),
+        public=_flag(sec, sp, "public"),
+        goods=_flag(sec, sp, "goods"),
+    )
+    if TRANSPORT not in sets.sectors:
+        raise DataError(f"{sp}: field 'code' must contain the transport sector {TRANSPORT!r}")
+    return sets
+
+
+def load_benchmark(data_dir: Path | str = DEFAULT_DATA_DIR, check: bool = True, tol: float = 1e-7) -> Benchmark:
+    """Read and check the benchmark SAM in ``data_dir`` (docs/data_schema.md).
+
+    ``tol`` is the relative tolerance of the accounting identities (the shipped data hold them to 1e-9).
+    """
+    d = Path(data_dir)
+    sets = load_sets(d)
+    R, J, E = sets.n_regions, sets.n_sectors, sets.n_education
+    reg = ("region", sets.regions, "region")
+    sec = ("sector", sets.sectors, "sector")
+    good = ("good", sets.sectors, "good")
+    edu = ("education", sets.education, "education group")
+
+    sa = _table(
+        d / "sector_accounts.csv",
+        [reg, sec],
+        ["capital", "production_tax", "intermediate_tax", "delivery_margin", "exports", "output"],
+        (R, J),
+        allow_negative=("production_tax", "intermediate_tax"),
+    )
+    lab = _table(d / "labour.csv", [reg, sec, edu], ["compensation", "persons"], (R, J, E))
+    inter = _table(d / "intermediate.csv", [reg, good, sec], ["value"], (R, J, J))
+    fd = _table(d / "final_demand.csv", [reg, good], ["government", "investment", "inventories"], (R, J),
+                allow_negative=("inventories",))
+    hc = _table(d / "household_consumption.csv", [reg, edu, good], ["value"], (R, E, J))
+    hh = _table(
+        d / "households.csv",
+        [reg, edu],
+        ["population", "labour_force", "wage_income", "capital_income", "transfers", "income_tax", "savings"],
+        (R, E),
+        allow_negative=("savings",),
+    )
+    imp = _table(d / "imports.csv", [reg, good], ["value"], (R, J))
+    origin = ("origin", sets.regions, "region")
+    dest = ("destination", sets.regions, "region")
+    tr = _table(d / "trade.csv", [origin, dest, good], ["value", "margin"], (R, R, J))
+    dist = _table(d / "distance.csv", [origin, dest], ["km"], (R, R))
+    nat_path = d / "national.csv"
+    nat_df = _read_csv(nat_path, ["item", "value"])
+    nat_vals = dict(zip(nat_df["item"], _numeric(nat_df, nat_path, "value", allow_negative=True)))
+    items = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
+    for item in items:
+        if item not in nat_vals:
+            raise DataError(f"{nat_path}: field 'item' lacks the row {item!r}")
+    bench = Benchmark(
+        sets=sets,
+        output=sa["output"], capital=sa["capital"], production_tax=sa["production_tax"],
+        intermediate_tax=sa["intermediate_tax"], delivery_margin=sa["delivery_margin"], exports=sa["exports"],
+        compensation=lab["compensation"], persons=lab["persons"], intermediate=inter["value"],
+        government=fd["government"], investment=fd["investment"], inventories=fd["inventories"],
+        consumption=hc["value"], population=hh["population"], labour_force=hh["labour_force"],
+        wage_income=hh["wage_income"], capital_income=hh["capital_income"], transfers=hh["transfers"],
+        income_tax=hh["income_tax"], savings=hh["savings"], imports=imp["value"], trade=tr["value"],
+        margin=tr["margin"], distance=dist["km"],
+        **{k: np.asarray(nat_vals[k]) for k in items},
+    )
+    if check:
+        check_benchmark(bench, d, tol)
+    return jax_arrays(bench)
+
+
+def jax_arrays(bench: Benchmark) -> Benchmark:
+    """The same benchmark with every array as a float64 jax array."""
+    import jax
+
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jnp.float64), bench)
+
+
+# ----------------------------------------------------------------------------------------------
+# checks
+
+
+def accounting_gaps(b: Benchmark) -> dict[str, np.ndarray]:
+    """Gaps of the SAM identities (docs/data_schema.md), each relative to the size of its account."""
+    t = b.sets.transport
+    val = lambda a: np.asarray(a, dtype=float)
+    comp = val(b.compensation).sum(axis=2)
+    inputs = val(b.intermediate).sum(axis=1) + val(b.intermediate_tax) + comp + val(b.capital) \
+        + val(b.production_tax) + val(b.delivery_margin)
+    output = val(b.output)
+    deliveries = val(b.trade).sum(axis=1) + val(b.delivery_margin) + val(b.exports)
+    supply = (val(b.trade) + val(b.margin)).sum(axis=0) + val(b.imports)
+    use = val(b.intermediate).sum(axis=2) + val(b.consumption).sum(axis=1) + val(b.government) \
+        + val(b.investment) + val(b.inventories)
+    use[:, t] += val(b.delivery_margin).sum(axis=1)
+    hh_in = val(b.wage_income) + val(b.capital_income) + val(b.transfers)
+    hh_out = val(b.income_tax) + val(b.consumption).sum(axis=2) + val(b.savings)
+    gov_in = val(b.production_tax).sum() + val(b.intermediate_tax).sum() + val(b.income_tax).sum() \
+        + float(b.government_capital_income)
+    gov_out = val(b.government).sum() + val(b.transfers).sum() + float(b.government_savings)
+    cap_out = val(b.capital_income).sum() + float(b.government_capital_income) + float(b.retained_earnings)
+    sav = val(b.savings).sum() + float(b.government_savings) + float(b.retained_earnings) + float(b.foreign_savings)
+    inv = val(b.investment).sum() + val(b.inventories).sum()
+    rel = lambda gap, size: np.abs(gap) / np.maximum(np.abs(size), 1e-300)
+    return {
+        "sector costs = output": rel(inputs - output, output),
+        "sector deliveries + exports = output": rel(deliveries - output, output),
+        "delivery margin = sum of shipment margins": rel(val(b.margin).sum(axis=1) - val(b.delivery_margin),
+                                                          np.maximum(output, 1.0)),
+        "composite supply = use": rel(supply - use, np.maximum(use, 1.0)),
+        "household wages = compensation": rel(val(b.compensation).sum(axis=1) - val(b.wage_income),
+                                              val(b.wage_income)),
+        "household income = spending": rel(hh_in - hh_out, hh_in),
+        "capital income distributed": rel(val(b.capital).sum() - cap_out, val(b.capital).sum()),
+        "government budget": rel(gov_in - gov_out, gov_in),
+        "savings = investment": rel(sav - inv, inv),
+        "foreign balance": rel(val(b.imports).sum() - val(b.exports).sum() - float(b.foreign_savings),
+                               val(b.imports).sum()),
+    }
+
+
+def check_benchmark(b: Benchmark, where: Path | str = "benchmark", tol: float = 1e-7) -> None:
+    """Raise :class:`DataError` if the SAM is unbalanced or lacks what the model needs (interior solution)."""
+    s = b.sets
+    for name, gap in accounting_gaps(b).items():
+        gap = np.atleast_1d(gap)
+        if gap.max() > tol:
+            k = np.unravel_index(int(np.argmax(gap)), np.shape(gap))
+            raise DataError(f"{where}: unbalanced data: identity '{name}' fails at {_label(s, name, k)} "
+                            f"by {gap.max():.3g} (relative; tolerance {tol:g})")
+    positive = {
+        "sector_accounts.csv:output": b.output,
+        "sector_accounts.csv:capital": b.capital,
+        "labour.csv:compensation (sum over education)": np.asarray(b.compensation).sum(axis=2),
+        "households.csv:population": b.population,
+        "households.csv:labour_force": b.labour_force,
+        "households.csv:wage_income": b.wage_income,
+    }
+    for name, arr in positive.items():
+        arr = np.asarray(arr)
+        if (arr <= 0).any():
+            k = np.unravel_index(int(np.argmin(arr)), arr.shape)
+            raise DataError(f"{where}/{name}: every entry must be > 0 (all sectors active), found {arr[k]!r} at "
+                            f"{_coords(s, k)}")
+    dom = np.asarray(b.trade).sum(axis=1)
+    if (dom <= 0).any():
+        k = np.unravel_index(int(np.argmin(dom)), dom.shape)
+        raise DataError(f"{where}/trade.csv: field 'value': sector {s.sectors[k[1]]} in {s.regions[k[0]]} "
+                        f"delivers nothing to the domestic market (value {dom[k]!r}); the model needs > 0")
+    nong = ~np.asarray(s.goods)
+    if np.asarray(b.margin)[:, :, nong].any():
+        raise DataError(f"{where}/trade.csv: field 'margin' must be 0 for services (only goods carry margins)")
+
+
+def _coords(s: Sets, k):
+    if len(k) == 2:
+        return f"(region {s.regions[k[0]]}, sector {s.sectors[k[1]]})" if len(s.sectors) > 0 else str(k)
+    return str(k)
+
+
+def _label(s: Sets, name, k):
+    if len(k) == 2 and name.startswith(("sector", "composite")):
+        return f"region {s.regions[k[0]]}, {'sector' if name.startswith('sector') else 'good'} {s.sectors[k[1]]}"
+    if len(k) == 2 and name.startswith("household"):
+        return f"region {s.regions[k[0]]}, education {s.education[k[1]]}"
+    return "national total" if len(k) <= 1 else str(k)
+
+
+# ----------------------------------------------------------------------------------------------
+# aggregation
+
+
+def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, str]:
+    """Read a mapping table (columns ``region``, ``group``) of counties into fewer regions."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = MAPPINGS_DIR / path
+    df = _read_csv(path, ["region", "group"])
+    _codes(df, path, "region", sets.regions, "region")
+    missing = sorted(set(sets.regions) - set(df["region"]))
+    if missing:
+        raise DataError(f"{path}: field 'region' lacks the region(s) {missing}")
+    if df["region"].duplicated().any():
+        raise DataError(f"{path}: field 'region' has a duplicate value {df['region'][df['region'].duplicated()].iloc[0]!r}")
+    return dict(zip(df["region"], df["group"]))
+
+
+def aggregate_regions(b: Benchmark, mapping: dict[str, str] | Path | str) -> Benchmark:
+    """Sum the benchmark over groups of regions (e.g. landsdeler). Flows within a group become own-region."""
+    if not isinstance(mapping, dict):
+        mapping = read_region_mapping(mapping, b.sets)
+    s = b.sets
+    groups = tuple(dict.fromkeys(mapping[r] for r in s.regions))
+    A = np.zeros((len(groups), s.n_regions))
+    for n, r in enumerate(s.regions):
+        A[groups.index(mapping[r]), n] = 1.0
+    agg1 = lambda x: np.tensordot(A, np.asarray(x), axes=(1, 0))
+    agg2 = lambda x: np.einsum("gs,hr,sr...->gh...", A, A, np.asarray(x))
+    trade = agg2(b.trade)
+    weights = np.asarray(b.trade).sum(axis=2) + 1e-12
+    dist = agg2(np.asarray(b.distance) * weights) / agg2(weights)
+    names = tuple(" + ".join(s.region_names[n] for n in range(s.n_regions) if mapping[s.regions[n]] == g)
+                  if sum(1 for r in s.regions if mapping[r] == g) > 1 else
+                  s.region_names[s.regions.index(next(r for r in s.regions if mapping[r] == g))] for g in groups)
+    sets = Sets(groups, names, s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods)
+    scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
+    fields = {}
+    for f in Benchmark.__dataclass_fields__:
+        if f == "sets" or f in scalars:
+            continue
+        fields[f] = agg2(getattr(b, f)) if f in ("trade", "margin") else agg1(getattr(b, f))
+    fields["trade"] = trade
+    fields["distance"] = dist
+    return jax_arrays(Benchmark(sets=sets, **fields, **{k: np.asarray(getattr(b, k)) for k in scalars}))
+
+
+def metadata(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict:
+    p = Path(data_dir) / "metadata.json"
+    return json.loads(p.read_text()) if p.exists() else {}

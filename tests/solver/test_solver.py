@@ -1,0 +1,75 @@
+"""Unit tests of the economics-free solver: convergence, status, implicit derivatives."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import noreg_jax  # noqa: F401  (float64)
+from noreg_jax.solver import SolverOptions, solve
+
+TIGHT = SolverOptions(tol=1e-13)
+
+
+def _toy(x, theta):
+    # a small nonlinear system in logs with a known root: exp(x) = theta * (1 + 0.1 * sum(exp(x)))
+    e = jnp.exp(x)
+    return jnp.log(e) - jnp.log(theta * (1.0 + 0.1 * jnp.sum(e)))
+
+
+def _toy_root(theta):
+    s = np.sum(theta) / (1.0 - 0.1 * np.sum(theta))
+    return np.log(theta * (1.0 + 0.1 * s))
+
+
+def test_converges_to_known_root_and_reports_status():
+    theta = jnp.array([0.5, 1.0, 2.0])
+    x, status = jax.jit(lambda t: solve(_toy, jnp.zeros(3), t, TIGHT))(theta)
+    assert bool(status.converged)
+    assert float(status.max_residual) <= 1e-13
+    assert 1 <= int(status.iterations) < 20
+    np.testing.assert_allclose(x, _toy_root(np.asarray(theta)), rtol=1e-12)
+
+
+def test_far_start_converges():
+    theta = jnp.array([0.5, 1.0, 2.0])
+    x, status = solve(_toy, jnp.full(3, 8.0), theta, TIGHT)
+    assert bool(status.converged)
+    np.testing.assert_allclose(x, _toy_root(np.asarray(theta)), rtol=1e-10)
+
+
+def test_failure_is_reported_not_hidden():
+    # no root: exp(x) + 1 = 0
+    x, status = solve(lambda x, a: jnp.exp(x) + a, jnp.zeros(2), 1.0, SolverOptions(max_iter=15))
+    assert not bool(status.converged)
+    assert float(status.max_residual) > 1e-3
+
+
+def test_implicit_gradient_matches_finite_differences_and_analytic():
+    theta = jnp.array([0.5, 1.0, 2.0])
+    out = lambda t: solve(_toy, jnp.zeros(3), t, TIGHT)[0][1]
+    g = jax.grad(out)(theta)
+    g_exact = jax.grad(lambda t: jnp.log(t * (1 + 0.1 * jnp.sum(t) / (1 - 0.1 * jnp.sum(t))))[1])(theta)
+    np.testing.assert_allclose(g, g_exact, rtol=1e-9)
+    # forward mode too
+    jv = jax.jvp(out, (theta,), (jnp.array([1.0, 0.0, 0.0]),))[1]
+    np.testing.assert_allclose(jv, g_exact[0], rtol=1e-9)
+
+
+def test_vmap_matches_loop():
+    thetas = jnp.array([[0.5, 1.0, 2.0], [1.0, 1.0, 1.0], [0.2, 0.3, 4.0]])
+    xs, st = jax.vmap(lambda t: solve(_toy, jnp.zeros(3), t, TIGHT))(thetas)
+    assert bool(jnp.all(st.converged))
+    for t, x in zip(thetas, xs):
+        np.testing.assert_allclose(x, _toy_root(np.asarray(t)), rtol=1e-10)
+    grads = jax.vmap(jax.grad(lambda t: solve(_toy, jnp.zeros(3), t)[0].sum()))(thetas)
+    assert np.all(np.isfinite(grads))
+
+
+def test_reused_factors_skip_the_first_jacobian():
+    theta = jnp.array([0.5, 1.0, 2.0])
+    x, st, lu = solve(_toy, jnp.zeros(3), theta, TIGHT, return_factors=True)
+    x2, st2 = solve(_toy, x + 0.01, theta * 1.01, TIGHT, factors=lu)
+    assert bool(st2.converged)
+    assert int(st2.jacobians) < int(st2.iterations)
+    np.testing.assert_allclose(x2, _toy_root(np.asarray(theta * 1.01)), rtol=1e-12)
