@@ -37,6 +37,11 @@ class Sets:
     energy: tuple[bool, ...]
     public: tuple[bool, ...]
     goods: tuple[bool, ...]
+    members: tuple[tuple[str, ...], ...] = ()  # counties of each region (empty: each region is a county)
+
+    def counties_of(self, n: int) -> tuple[str, ...]:
+        """County codes that make up region n (itself, unless the data were aggregated)."""
+        return self.members[n] if self.members else (self.regions[n],)
 
     @property
     def n_regions(self) -> int:
@@ -391,7 +396,9 @@ def aggregate_regions(b: Benchmark, mapping: dict[str, str] | Path | str) -> Ben
     names = tuple(" + ".join(s.region_names[n] for n in range(s.n_regions) if mapping[s.regions[n]] == g)
                   if sum(1 for r in s.regions if mapping[r] == g) > 1 else
                   s.region_names[s.regions.index(next(r for r in s.regions if mapping[r] == g))] for g in groups)
-    sets = Sets(groups, names, s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods)
+    members = tuple(tuple(c for n, r in enumerate(s.regions) if mapping[r] == g for c in s.counties_of(n))
+                    for g in groups)
+    sets = Sets(groups, names, s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods, members)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
     fields = {}
     for f in Benchmark.__dataclass_fields__:

@@ -12,8 +12,8 @@ The iteration (all inside one ``lax.while_loop``):
    the solution). The factors are reused across iterations (chord steps) while ‖F‖ contracts by at
    least ``refresh_ratio`` per step, and refreshed otherwise: the Jacobian (by ``jacfwd``) is the
    expensive part, so reuse is where the speed comes from;
-2. a vectorised backtracking line search: the merit ½‖F‖² is evaluated at all step lengths at once
-   and the longest step with sufficient decrease is taken;
+2. the full step is taken if it decreases the merit ½‖F‖² enough; otherwise a vectorised backtracking
+   line search evaluates the merit at all shorter step lengths at once and takes the longest that does;
 3. if no step length decreases the merit even with a fresh Jacobian, Levenberg–Marquardt steps
    -(JᵀJ + λ·diag)⁻¹JᵀF for a ladder of λ are tried, again all at once, and the best is taken.
 
@@ -36,7 +36,7 @@ class SolverOptions(NamedTuple):
     tol: float = 1e-10
     max_iter: int = 100
     max_step: float = 1.0
-    step_lengths: tuple = (1.0, 0.5, 0.25, 0.1, 0.03)
+    step_lengths: tuple = (0.5, 0.25, 0.1, 0.03, 0.01)  # tried when the full step is rejected
     armijo: float = 1e-4
     refresh_ratio: float = 0.5  # refresh the Jacobian when ‖F‖ falls by less than this factor
     lm_damping: tuple = (1e-4, 1e-2, 1.0, 1e2)
@@ -102,18 +102,25 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         fresh = need
         merit = _merit(f)
         d = clip(jsl.lu_solve((lu, piv), -f))
-        trial_x = x[None, :] + alphas[:, None] * d[None, :]
-        trial_f = jax.vmap(fun)(trial_x)
-        trial_m = jax.vmap(_merit)(trial_f)
-        accept = trial_m <= merit * (1.0 - 2.0 * options.armijo * alphas)
-        ok = jnp.any(accept)
-        k = jnp.argmax(accept)
+        full_x = x + d
+        full_f = fun(full_x)
+        full_ok = _merit(full_f) <= merit * (1.0 - 2.0 * options.armijo)
+
+        def backtrack(_):
+            trial_x = x[None, :] + alphas[:, None] * d[None, :]
+            trial_f = jax.vmap(fun)(trial_x)
+            accept = jax.vmap(_merit)(trial_f) <= merit * (1.0 - 2.0 * options.armijo * alphas)
+            k = jnp.argmax(accept)
+            return jnp.any(accept), trial_x[k], trial_f[k]
+
+        # the full step first; the shorter ones (all at once) only when it is rejected
+        ok, step_x, step_f = lax.cond(full_ok, lambda _: (full_ok, full_x, full_f), backtrack, None)
         # Levenberg–Marquardt only when even a fresh Jacobian gives no acceptable step
         try_lm = ~ok & fresh
         x_lm, f_lm, lm_ok = lax.cond(try_lm, levenberg_marquardt, lambda x, f: (x, f, jnp.asarray(False)), x, f)
         lm_ok = try_lm & lm_ok
-        x_new = jnp.where(ok, trial_x[k], jnp.where(lm_ok, x_lm, x))
-        f_new = jnp.where(ok, trial_f[k], jnp.where(lm_ok, f_lm, f))
+        x_new = jnp.where(ok, step_x, jnp.where(lm_ok, x_lm, x))
+        f_new = jnp.where(ok, step_f, jnp.where(lm_ok, f_lm, f))
         ratio = jnp.sqrt(_merit(f_new) / jnp.maximum(merit, 1e-300))
         need_new = ~ok | lm_ok | (ratio > options.refresh_ratio)
         stalled = ~ok & fresh & ~lm_ok

@@ -1,0 +1,60 @@
+"""Named outcomes of one year's equilibrium (employment in persons, real gross product, real wages, …).
+
+Pure functions of a solved :class:`noreg_jax.equilibrium.State`; used by the dynamics, the results
+and the sensitivity tools alike, so every outcome has one definition.
+"""
+
+import jax.numpy as jnp
+
+from noreg_jax.equilibrium import State
+from noreg_jax.parameters import Economy, benchmark_tax_rates
+
+
+def wage_per_person(economy: Economy):
+    """Benchmark wage bill per employed person [r, e] (NOK million per thousand persons = NOK 1000)."""
+    b = economy.benchmark
+    return b.wage_income / b.labour_force
+
+
+def employment(state: State, economy: Economy):
+    """Employed persons [r, j, e], thousand (labour in benchmark wage-bill units / wage per person)."""
+    return state.labour_demand / wage_per_person(economy)[:, None, :]
+
+
+def real_gross_product(state: State, economy: Economy):
+    """Gross product at 2018 basic prices [r, j] (double deflation), NOK million.
+
+    Net output at benchmark prices minus intermediate inputs at benchmark purchase prices.
+    """
+    b = economy.benchmark
+    _, t_int0, _ = benchmark_tax_rates(b)
+    net_output = (b.trade.sum(axis=1) + b.exports) * state.activity
+    return net_output - (1.0 + t_int0) * state.intermediate.sum(axis=1)
+
+
+def real_wage(state: State, economy: Economy):
+    """Real wage per person [r, e]: nominal wage per person deflated by the regional CPI (2018 = benchmark)."""
+    return state.wage * wage_per_person(economy) / state.regional_cpi[:, None]
+
+
+def year_outcomes(state: State, economy: Economy) -> dict:
+    """The outcomes the path records every year (the labelled results are built from these)."""
+    p = economy.params
+    emp = employment(state, economy)
+    return {
+        "population": p.population,  # [r, e] thousand
+        "labour_force": p.labour_supply,  # [r, e] thousand
+        "employment": emp,  # [r, j, e] thousand
+        "wage": state.wage,  # [r, e] nominal, 2018 = 1
+        "real_wage": real_wage(state, economy),  # [r, e] NOK 1000 per person at 2018 prices
+        "gross_product": real_gross_product(state, economy),  # [r, j] NOK million 2018 prices
+        "gross_product_nominal": state.value_added,  # [r, j] NOK million current prices
+        "output_price": state.p_domestic,  # [r, j]
+        "armington_price": state.armington_price,  # [r, j]
+        "capital": p.capital_stock,  # [r, j]
+        "rental_rate": state.rental,  # [r, j]
+        "regional_cpi": state.regional_cpi,  # [r]
+        "exports": state.exports,  # [r, j] volume
+        "imports": state.imports,  # [r, j] volume
+        "consumption": state.households.consumption.sum(axis=2),  # [r, e] volume
+    }
