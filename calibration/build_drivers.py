@@ -148,9 +148,9 @@ def load_inputs(benchmark_dir: Path = BENCHMARK_DIR, sources_dir: Path = SOURCES
     population_path = sources_dir / FILE_POPULATION.name
     actual: dict[str, dict[int, float]] = {}
     for row in read_rows(population_path):
-        if row["County"] not in code_by_name:
-            raise DriversError(f"{population_path.name}: field 'County' has unknown county {row['County']!r}")
-        actual[code_by_name[row["County"]]] = {
+        if row["county"] not in code_by_name:
+            raise DriversError(f"{population_path.name}: field 'county' has unknown county {row['County']!r}")
+        actual[code_by_name[row["county"]]] = {
             year: _number(population_path, f"pop_{year}", row[f"pop_{year}"])
             for year in range(FIRST_YEAR, LAST_ACTUAL_YEAR + 1)}
 

@@ -57,6 +57,33 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_run_reference(args) -> int:
+    import jax
+    from tqdm import tqdm
+
+    from noreg_jax.drivers import reference_model
+    from noreg_jax.dynamics import require_path_converged, simulate
+    from noreg_jax.results import format_summary, save, to_dataset
+
+    model = reference_model(regions=args.regions)
+    years = model.drivers.years
+    bar = tqdm(total=len(years), desc="reference path", unit="year", disable=args.quiet)
+    result = jax.jit(lambda m: simulate(m, progress=lambda y: bar.update(1)))(model)
+    jax.block_until_ready(result)
+    bar.close()
+    require_path_converged(result, years)
+    ds = to_dataset(model, result, "reference")
+    path = save(ds, args.out)
+    if not args.no_figures:
+        from noreg_jax.figures import reference_figures
+
+        for f in reference_figures(ds, args.out):
+            print(f"figure: {f}")
+    print(format_summary(ds))
+    print(f"results: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noreg", description=__doc__)
     parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
@@ -67,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="replication, homogeneity and Walras' law on the shipped data").set_defaults(
         func=cmd_check)
     sub.add_parser("info", help="dimensions and key totals of the data set").set_defaults(func=cmd_info)
+    run = sub.add_parser("run", help="run a path: the reference path (2018–2050) or a scenario")
+    run_sub = run.add_subparsers(dest="what", required=True)
+    ref = run_sub.add_parser("reference", help="the reference path 2018–2050 (Perspektivmeldingen 2021)")
+    ref.add_argument("--out", default="results/reference", help="output directory")
+    ref.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    ref.add_argument("--quiet", action="store_true", help="no progress bar")
+    ref.set_defaults(func=cmd_run_reference)
     return parser
 
 

@@ -22,13 +22,12 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 from jax import lax
 
 from noreg_jax.equilibrium import benchmark_point, evaluate, residual
 from noreg_jax.outcomes import real_wage, wage_per_person, year_outcomes
 from noreg_jax.parameters import Economy
-from noreg_jax.solver import SolverOptions, solve
+from noreg_jax.solver import SolverOptions, jacobian_factors, solve
 
 FIRST_YEAR, LAST_YEAR = 2018, 2050
 
@@ -138,21 +137,22 @@ class PathResult(NamedTuple):
     max_residual: jnp.ndarray  # (T,)
 
 
-def simulate(model: PathModel, options: SolverOptions = SolverOptions()) -> PathResult:
+def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progress=None) -> PathResult:
     """Solve every year of the path in turn (``lax.scan``); differentiable in ``model``.
 
     A year that does not converge is flagged in ``converged``; its successors are still computed
     from it, so a caller must check ``result.converged.all()`` (see :func:`require_path_converged`).
+    ``progress``: optional host callback called with each finished year (e.g. to move a progress bar).
     """
     e = model.economy
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
-    factors0 = jsl.lu_factor(jax.jacfwd(residual)(x0, e))
-    factors0 = jax.tree_util.tree_map(lax.stop_gradient, factors0)
+    factors0 = jacobian_factors(residual, x0, e, options.broyden_memory)
     init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population))
     dr = model.drivers
     per_year = {"population": dr.population, "participation": dr.participation, "tfp": dr.tfp,
                 "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
-                "government_demand": dr.government_demand, "capital_index": dr.capital_index}
+                "government_demand": dr.government_demand, "capital_index": dr.capital_index,
+                "year": jnp.asarray(dr.years)}
 
     def step(carry: PathState, t_drivers):
         economy_t = year_economy(model, t_drivers, carry)
@@ -163,7 +163,26 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions()) -> Path
         capital = next_capital(model, economy_t, state_t, carry.capital)
         out = (year_outcomes(state_t, economy_t), flows, status.converged, status.iterations, status.jacobians,
                status.max_residual)
+        if progress is not None:
+            jax.debug.callback(progress, t_drivers["year"], ordered=True)
         return PathState(x, factors, capital, carry.migration + flows), out
 
     _, (outcomes, flows, conv, its, jacs, maxres) = lax.scan(step, init, per_year)
     return PathResult(outcomes, flows, conv, its, jacs, maxres)
+
+
+class PathNotConverged(RuntimeError):
+    """Some year of a path did not converge."""
+
+
+def require_path_converged(result: PathResult, years) -> PathResult:
+    """Raise :class:`PathNotConverged` naming the failed years unless every year converged."""
+    import numpy as np
+
+    conv = np.asarray(result.converged)
+    if not conv.all():
+        bad = [int(y) for y, c in zip(years, conv) if not c]
+        res = np.asarray(result.max_residual)[~conv]
+        raise PathNotConverged(f"the path did not converge in year(s) {bad} (max |residual| {res.max():.3g}); "
+                               "the results from those years on are not an equilibrium")
+    return result

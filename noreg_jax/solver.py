@@ -7,11 +7,12 @@ are never unrolled. Works under ``jit``, ``vmap``, ``grad``, ``jvp``.
 
 The iteration (all inside one ``lax.while_loop``):
 
-1. Newton step d = -J⁻¹F from LU factors of the Jacobian, clipped to ``max_step`` in the ∞-norm (the
-   unknowns are logs, so this is a box on relative changes and keeps exp() from overflowing far from
-   the solution). The factors are reused across iterations (chord steps) while ‖F‖ contracts by at
-   least ``refresh_ratio`` per step, and refreshed otherwise: the Jacobian (by ``jacfwd``) is the
-   expensive part, so reuse is where the speed comes from;
+1. quasi-Newton step d = -H F, clipped to ``max_step`` in the ∞-norm (the unknowns are logs, so this
+   is a box on relative changes and keeps exp() from overflowing far from the solution). H is the
+   inverse of a Jacobian (LU factors, by ``jacfwd``) taken at an earlier point, corrected by
+   limited-memory Broyden updates; it is refreshed only when progress stalls. The Jacobian is the
+   expensive part, so its reuse (across iterations, and across the years of a path) is where the
+   speed comes from;
 2. the full step is taken if it decreases the merit ½‖F‖² enough; otherwise a vectorised backtracking
    line search evaluates the merit at all shorter step lengths at once and takes the longest that does;
 3. if no step length decreases the merit even with a fresh Jacobian, Levenberg–Marquardt steps
@@ -38,7 +39,8 @@ class SolverOptions(NamedTuple):
     max_step: float = 1.0
     step_lengths: tuple = (0.5, 0.25, 0.1, 0.03, 0.01)  # tried when the full step is rejected
     armijo: float = 1e-4
-    refresh_ratio: float = 0.5  # refresh the Jacobian when ‖F‖ falls by less than this factor
+    refresh_ratio: float = 0.9  # refresh the Jacobian when ‖F‖ falls by less than this factor in a step
+    broyden_memory: int = 50  # rank-one updates kept before the Jacobian is refreshed
     lm_damping: tuple = (1e-4, 1e-2, 1.0, 1e2)
 
 
@@ -62,13 +64,17 @@ def _merit(f):
 
 
 def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
-    """Newton iteration with Jacobian reuse on fun: R^n -> R^n.
+    """Quasi-Newton iteration on fun: R^n -> R^n. Returns (x, status, factors).
 
-    The LU factors of the Jacobian are kept and reused (chord steps) while ‖F‖ falls fast enough;
-    they are refreshed when it does not, or when no step length is accepted. ``factors`` may carry
-    the LU factors of a nearby problem (e.g. last year's) to start from. Returns (x, status, factors).
+    The inverse Jacobian is approximated by H = J₀⁻¹ + Σ u_k v_kᵀ: LU factors of a Jacobian J₀ taken
+    at some earlier point, plus limited-memory "good Broyden" rank-one updates (Sherman–Morrison in
+    inverse form) from the steps since. The factors are refreshed (a new ``jacfwd`` Jacobian and LU,
+    the memory cleared) when no step length is accepted, when ‖F‖ falls by less than
+    ``refresh_ratio`` in a step, or when the memory is full. ``factors`` may carry this state from a
+    nearby problem (e.g. last year's) to start from.
     """
     n = x0.shape[0]
+    m = options.broyden_memory
     alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
     lambdas = jnp.asarray(options.lm_damping, dtype=x0.dtype)
 
@@ -93,15 +99,21 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         return trial_x[j], trial_f[j], trial_m[j] < _merit(f)
 
     def cond(state):
-        x, f, lu, piv, need, it, njac, lm = state
+        x, f = state[0], state[1]
+        it = state[8]
         return (it < options.max_iter) & ~(_max_abs(f) <= options.tol)
 
     def body(state):
-        x, f, lu, piv, need, it, njac, lm = state
+        x, f, lu, piv, u, v, k, need, it, njac, lm = state
         lu, piv = lax.cond(need, factorise, lambda _: (lu, piv), x)
+        u = jnp.where(need, 0.0, u)
+        v = jnp.where(need, 0.0, v)
+        k = jnp.where(need, 0, k)
         fresh = need
+        apply_h = lambda y: jsl.lu_solve((lu, piv), y) + u.T @ (v @ y)
+        apply_ht = lambda z: jsl.lu_solve((lu, piv), z, trans=1) + v.T @ (u @ z)
         merit = _merit(f)
-        d = clip(jsl.lu_solve((lu, piv), -f))
+        d = clip(-apply_h(f))
         full_x = x + d
         full_f = fun(full_x)
         full_ok = _merit(full_f) <= merit * (1.0 - 2.0 * options.armijo)
@@ -110,8 +122,8 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
             trial_x = x[None, :] + alphas[:, None] * d[None, :]
             trial_f = jax.vmap(fun)(trial_x)
             accept = jax.vmap(_merit)(trial_f) <= merit * (1.0 - 2.0 * options.armijo * alphas)
-            k = jnp.argmax(accept)
-            return jnp.any(accept), trial_x[k], trial_f[k]
+            j = jnp.argmax(accept)
+            return jnp.any(accept), trial_x[j], trial_f[j]
 
         # the full step first; the shorter ones (all at once) only when it is rejected
         ok, step_x, step_f = lax.cond(full_ok, lambda _: (full_ok, full_x, full_f), backtrack, None)
@@ -121,23 +133,49 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         lm_ok = try_lm & lm_ok
         x_new = jnp.where(ok, step_x, jnp.where(lm_ok, x_lm, x))
         f_new = jnp.where(ok, step_f, jnp.where(lm_ok, f_lm, f))
+        # good Broyden update of the inverse Jacobian: H ← H + (s − H y) sᵀH / (sᵀ H y)
+        s_step, y_step = x_new - x, f_new - f
+        hy = apply_h(y_step)
+        denom = jnp.dot(s_step, hy)
+        usable = ok & (k < m) & (jnp.abs(denom) > 1e-12 * jnp.linalg.norm(s_step) * jnp.linalg.norm(hy)) \
+            & jnp.all(jnp.isfinite(hy))
+        slot = jnp.minimum(k, m - 1)
+        u = jnp.where(usable, u.at[slot].set((s_step - hy) / jnp.where(usable, denom, 1.0)), u)
+        v = jnp.where(usable, v.at[slot].set(apply_ht(s_step)), v)
+        k = k + usable.astype(k.dtype)
         ratio = jnp.sqrt(_merit(f_new) / jnp.maximum(merit, 1e-300))
-        need_new = ~ok | lm_ok | (ratio > options.refresh_ratio)
+        need_new = ~ok | lm_ok | (ratio > options.refresh_ratio) | (k >= m)
         stalled = ~ok & fresh & ~lm_ok
         it_new = jnp.where(stalled, options.max_iter, it + 1)
-        return x_new, f_new, lu, piv, need_new, it_new, njac + fresh.astype(njac.dtype), lm + lm_ok.astype(lm.dtype)
+        return (x_new, f_new, lu, piv, u, v, k, need_new, it_new, njac + fresh.astype(njac.dtype),
+                lm + lm_ok.astype(lm.dtype))
 
     if factors is None:
-        lu0, piv0, need0 = jnp.zeros((n, n), x0.dtype), jnp.zeros(n, jnp.int32), jnp.asarray(True)
+        factors = initial_factors(n, m, x0.dtype)
+        need0 = jnp.asarray(True)
     else:
-        (lu0, piv0), need0 = factors, jnp.asarray(False)
+        need0 = jnp.asarray(False)
+    lu0, piv0, u0, v0, k0 = factors
     f0 = fun(x0)
-    init = (x0, f0, lu0, piv0, need0, jnp.asarray(0), jnp.asarray(0), jnp.asarray(0))
-    x, f, lu, piv, _, it, njac, lm = lax.while_loop(cond, body, init)
+    init = (x0, f0, lu0, piv0, u0, v0, jnp.asarray(k0), need0, jnp.asarray(0), jnp.asarray(0), jnp.asarray(0))
+    x, f, lu, piv, u, v, k, _, it, njac, lm = lax.while_loop(cond, body, init)
     max_res = _max_abs(f)
     status = SolveStatus(converged=max_res <= options.tol, iterations=it, max_residual=max_res,
                          jacobians=njac, lm_steps=lm)
-    return x, status, (lu, piv)
+    return x, status, (lu, piv, u, v, k)
+
+
+def initial_factors(n: int, memory: int = SolverOptions().broyden_memory, dtype=jnp.float64):
+    """Empty quasi-Newton state (LU factors, Broyden memory): the first iteration computes a Jacobian."""
+    zeros = jnp.zeros((memory, n), dtype)
+    return jnp.zeros((n, n), dtype), jnp.zeros(n, jnp.int32), zeros, zeros, jnp.asarray(0)
+
+
+def jacobian_factors(residual: Callable, x, args, memory: int = SolverOptions().broyden_memory):
+    """Quasi-Newton state at x: LU factors of the Jacobian of residual(·, args), empty Broyden memory."""
+    lu, piv = jsl.lu_factor(jax.jacfwd(residual)(x, args))
+    zeros = jnp.zeros((memory, x.shape[0]), x.dtype)
+    return jax.tree_util.tree_map(lax.stop_gradient, (lu, piv, zeros, zeros, jnp.asarray(0)))
 
 
 def _tangent_solve(g, y):
@@ -148,8 +186,9 @@ def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions()
           return_factors: bool = False):
     """Solve residual(x, args) = 0 for a flat float vector x from x0; differentiable in ``args``.
 
-    Returns (x_star, status), or (x_star, status, factors) with ``return_factors``: the LU factors of
-    the last Jacobian, which a later nearby solve may take as ``factors`` to skip its first Jacobian.
+    Returns (x_star, status), or (x_star, status, factors) with ``return_factors``: the quasi-Newton
+    state (LU factors of the last Jacobian and the Broyden updates since), which a later nearby solve
+    may take as ``factors`` to skip its first Jacobian (see :func:`jacobian_factors`).
     Gradients with respect to ``args`` (and anything the residual closes over) use the implicit
     function theorem at x_star; they are only meaningful when ``status.converged`` is true.
     """

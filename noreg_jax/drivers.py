@@ -1,0 +1,167 @@
+"""The exogenous drivers of the reference path (MODEL.md §7), read from ``data/reference/`` (sources
+and assumptions: docs/drivers.md). I/O at the edge: returns a :class:`noreg_jax.dynamics.Drivers`
+pytree and the :class:`noreg_jax.dynamics.DynamicParameters`.
+
+Population by region × education in year t: the benchmark matrix scaled by iterative proportional
+fitting to the year's county totals (SSB 07459 / the 2022 projection) and national education shares.
+
+TFP: the reference path's growth rates (1.0 %/yr private mainland, 0.3 %/yr public services) are read
+as value-added productivity, as in Perspektivmeldingen; the model's TFP is Hicks-neutral on gross
+output, so each sector's gross-output rate is the value-added rate times its value-added share of net
+output (g_Y = g_VA · VA/V). Applying 1 %/yr to gross output would double the value-added rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from noreg_jax.data import DataError, _codes, _numeric, _read_csv
+from noreg_jax.dynamics import FIRST_YEAR, LAST_YEAR, DynamicParameters, Drivers
+from noreg_jax.parameters import Economy
+
+REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
+PETROLEUM = "PETRO"
+
+
+def _by_year(path: Path, df, years):
+    yrs = _numeric(df, path, "year").astype(int)
+    missing = sorted(set(years) - set(yrs))
+    if missing:
+        raise DataError(f"{path}: field 'year' lacks the year(s) {missing}")
+    return yrs
+
+
+def _fit(seed, row_totals, col_totals, iterations=200):
+    """Iterative proportional fitting of a positive matrix to row and column totals."""
+    m = seed.copy()
+    for _ in range(iterations):
+        m *= (row_totals / m.sum(axis=1))[:, None]
+        m *= (col_totals / m.sum(axis=0))[None, :]
+        if np.abs(m.sum(axis=1) / row_totals - 1).max() < 1e-14:
+            break
+    return m
+
+
+def reference_population(economy: Economy, data_dir: Path, years) -> np.ndarray:
+    """Population [t, r, e], thousand persons, before endogenous migration."""
+    b = economy.benchmark
+    s = b.sets
+    path = data_dir / "population.csv"
+    df = _read_csv(path, ["region", "year", "population"])
+    yrs = _by_year(path, df, years)
+    counties = sorted({c for n in range(s.n_regions) for c in s.counties_of(n)})
+    county_index = _codes(df, path, "region", tuple(counties), "county")
+    values = _numeric(df, path, "population")
+    by_county = {}
+    for c, y, v in zip(county_index, yrs, values):
+        by_county[(counties[c], y)] = v
+    spath = data_dir / "education_shares.csv"
+    sdf = _read_csv(spath, ["year", "education", "share"])
+    syrs = _by_year(spath, sdf, years)
+    e_index = _codes(sdf, spath, "education", s.education, "education group")
+    shares = np.zeros((len(years), s.n_education))
+    year_pos = {y: k for k, y in enumerate(years)}
+    for y, e, v in zip(syrs, e_index, _numeric(sdf, spath, "share")):
+        if y in year_pos:
+            shares[year_pos[y], e] = v
+    seed = np.asarray(b.population, dtype=float)
+    out = np.zeros((len(years), s.n_regions, s.n_education))
+    for k, y in enumerate(years):
+        try:
+            totals = np.array([sum(by_county[(c, y)] for c in s.counties_of(n)) for n in range(s.n_regions)])
+        except KeyError as exc:
+            raise DataError(f"{path}: field 'population' lacks county {exc.args[0][0]} in year {y}") from None
+        out[k] = _fit(seed, totals, totals.sum() * shares[k] / shares[k].sum())
+    return out
+
+
+def _scalars(data_dir: Path) -> dict:
+    path = data_dir / "scalars.csv"
+    df = _read_csv(path, ["item", "value"])
+    vals = dict(zip(df["item"], _numeric(df, path, "value", allow_negative=True)))
+    for item in ("public_consumption_growth", "energy_efficiency_growth", "depreciation",
+                 "investment_allocation_elasticity"):
+        if item not in vals:
+            raise DataError(f"{path}: field 'item' lacks the row {item!r}")
+    return vals
+
+
+def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
+                      years=range(FIRST_YEAR, LAST_YEAR + 1)) -> Drivers:
+    """The reference path's drivers for ``economy`` (any aggregation of the counties)."""
+    d = Path(data_dir)
+    b = economy.benchmark
+    s = b.sets
+    years = tuple(years)
+    T = len(years)
+    t = np.arange(T)[:, None, None]
+    sc = _scalars(d)
+    ppath = d / "productivity.csv"
+    pdf = _read_csv(ppath, ["sector", "tfp_growth"])
+    growth = np.zeros(s.n_sectors)
+    growth[_codes(pdf, ppath, "sector", s.sectors, "sector")] = _numeric(pdf, ppath, "tfp_growth",
+                                                                          allow_negative=True)
+    part_path = d / "participation.csv"
+    part = _read_csv(part_path, ["year", "participation_index"])
+    part_years = _by_year(part_path, part, years)
+    part_index = dict(zip(part_years, _numeric(part, part_path, "participation_index")))
+    pet_path = d / "petroleum.csv"
+    pet = _read_csv(pet_path, ["year", "capital_index"])
+    pet_index = dict(zip(_by_year(pet_path, pet, years), _numeric(pet, pet_path, "capital_index")))
+    p = economy.params
+    va_share = np.asarray((b.compensation.sum(axis=2) + b.capital + b.production_tax)
+                          / (b.trade.sum(axis=1) + b.exports))
+    gross_growth = growth[None, :] * va_share  # [r, j]
+    base_participation = np.asarray(b.labour_force / b.population)
+    participation = base_participation[None] * np.array([part_index[y] for y in years])[:, None, None]
+    capital_index = np.ones((T, s.n_regions, s.n_sectors))
+    exogenous = np.zeros((s.n_regions, s.n_sectors))
+    if PETROLEUM in s.sectors:
+        j = s.sector(PETROLEUM)
+        capital_index[:, :, j] = np.array([pet_index[y] for y in years])[:, None]
+        exogenous[:, j] = 1.0
+    return Drivers(
+        years=years,
+        population=jnp.asarray(reference_population(economy, d, years)),
+        participation=jnp.asarray(participation),
+        tfp=jnp.asarray(np.asarray(p.tfp)[None] * (1.0 + gross_growth)[None] ** t),
+        energy_efficiency=jnp.asarray(np.asarray(p.energy_efficiency)[None]
+                                      * (1.0 + sc["energy_efficiency_growth"]) ** t),
+        labour_productivity=jnp.broadcast_to(p.labour_productivity, (T, *p.labour_productivity.shape)),
+        government_demand=jnp.asarray(np.asarray(p.government_demand)[None]
+                                      * (1.0 + sc["public_consumption_growth"]) ** t),
+        capital_index=jnp.asarray(capital_index),
+        exogenous_capital=jnp.asarray(exogenous),
+    )
+
+
+def dynamic_parameters(economy: Economy, data_dir: Path | str = REFERENCE_DIR) -> DynamicParameters:
+    """Depreciation, investment allocation elasticity and migration β_e (docs/drivers.md)."""
+    d = Path(data_dir)
+    sc = _scalars(d)
+    path = d / "migration.csv"
+    df = _read_csv(path, ["education", "beta"])
+    s = economy.benchmark.sets
+    beta = np.zeros(s.n_education)
+    idx = _codes(df, path, "education", s.education, "education group")
+    beta[idx] = _numeric(df, path, "beta")
+    missing = sorted(set(s.education) - set(df["education"]))
+    if missing:
+        raise DataError(f"{path}: field 'education' lacks {missing}")
+    if not 0.0 < sc["depreciation"] < 1.0:
+        raise DataError(f"{d / 'scalars.csv'}: field 'depreciation' must be in (0, 1), found {sc['depreciation']!r}")
+    return DynamicParameters(depreciation=jnp.asarray(sc["depreciation"]),
+                             investment_elasticity=jnp.asarray(sc["investment_allocation_elasticity"]),
+                             migration_beta=jnp.asarray(beta))
+
+
+def reference_model(economy: Economy | None = None, regions=None, data_dir: Path | str = REFERENCE_DIR):
+    """The reference path model: economy (default: shipped data), reference drivers and dynamics."""
+    from noreg_jax.dynamics import PathModel
+    from noreg_jax.parameters import load_economy
+
+    economy = economy or load_economy(regions=regions)
+    return PathModel(economy, reference_drivers(economy, data_dir), dynamic_parameters(economy, data_dir))

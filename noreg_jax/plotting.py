@@ -1,0 +1,157 @@
+"""Article-style figures: county choropleth, sorted bars by region, grouped bars, paths over years.
+
+The edge of the package: matplotlib only (any backend, Agg included; nothing here calls ``show``), no model
+code. Every function takes labelled pandas data in the units the caller wants printed (say % deviation from the
+reference, NOK million, thousand persons), draws on ``ax`` (a new figure when None) and returns the Axes.
+County outlines: ``data/geo/counties.geojson`` (EPSG:25833, metres; built by ``calibration/build_geo.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib import patheffects
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
+from matplotlib.colors import Normalize
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
+
+COUNTIES_GEOJSON = Path(__file__).parent / "data" / "geo" / "counties.geojson"
+MISSING_COLOUR = "lightgrey"
+EDGE_COLOUR = "white"
+BAR_COLOUR = "#1f4e79"
+NEGATIVE_COLOUR = "#b2182b"
+
+
+@lru_cache(maxsize=1)
+def _counties() -> tuple[tuple[str, str, MplPath, tuple[float, float]], ...]:
+    """(code, name, compound path, label point) of each county in counties.geojson, in file order (metres)."""
+    data = json.loads(COUNTIES_GEOJSON.read_text(encoding="utf-8"))
+    counties = []
+    for feature in data["features"]:
+        props, geometry = feature["properties"], feature["geometry"]
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        vertices, codes = [], []
+        for polygon in polygons:
+            for k, ring in enumerate(polygon):
+                ring = np.asarray(ring, dtype=float)
+                # Nonzero fill: exterior counter-clockwise, holes clockwise (so Oslo is a hole in Viken).
+                x, y = ring[:, 0], ring[:, 1]
+                ccw = np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]) > 0
+                if ccw != (k == 0):
+                    ring = ring[::-1]
+                vertices.append(ring)
+                codes.append([MplPath.MOVETO] + [MplPath.LINETO] * (len(ring) - 2) + [MplPath.CLOSEPOLY])
+        path = MplPath(np.concatenate(vertices), np.concatenate(codes))
+        label = props.get("label_point") or path.vertices.mean(axis=0)
+        counties.append((props["code"], props["name"], path, (float(label[0]), float(label[1]))))
+    return tuple(counties)
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def county_map(values: pd.Series, ax=None, title=None, cmap=None, label=None, diverging: bool = False,
+               labels: bool = False):
+    """Choropleth of one value per county (Series indexed by region code, any unit; NaN/absent drawn grey)."""
+    known = [code for code, *_ in _counties()]
+    unknown = [code for code in values.index if code not in known]
+    if unknown:
+        raise KeyError(f"county_map: unknown region code(s) {unknown}; known: {known}")
+    ax = _axes(ax, (6.0, 6.5))
+    data = np.array([values.get(code, np.nan) for code in known], dtype=float)
+    finite = data[np.isfinite(data)]
+    if diverging:
+        bound = float(np.max(np.abs(finite))) if finite.size else 0.0
+        bound = bound if bound > 0 else 1.0
+        norm = Normalize(-bound, bound)
+    else:
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        norm = Normalize(low, high if high > low else low + 1.0)
+    colormap = plt.get_cmap(cmap or ("RdBu_r" if diverging else "viridis")).with_extremes(bad=MISSING_COLOUR)
+    patches = [PathPatch(path) for _, _, path, _ in _counties()]
+    collection = PatchCollection(patches, cmap=colormap, norm=norm, edgecolor=EDGE_COLOUR, linewidth=0.5)
+    collection.set_array(np.ma.masked_invalid(data))
+    ax.add_collection(collection)
+    if labels:
+        for (code, _, _, (x, y)), value in zip(_counties(), data):
+            text = code if np.isnan(value) else f"{code}\n{value:.3g}"
+            ax.annotate(text, (x, y), ha="center", va="center", fontsize=7,
+                        path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+    ax.autoscale_view()
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.figure.colorbar(collection, ax=ax, label=label, shrink=0.6)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def bar_by_region(values: pd.Series, ax=None, title=None, ylabel=None):
+    """Bars of one value per region, sorted from largest to smallest (any unit; negative bars in red)."""
+    ax = _axes(ax, (7.0, 4.0))
+    ordered = values.sort_values(ascending=False)
+    colours = [NEGATIVE_COLOUR if v < 0 else BAR_COLOUR for v in ordered.to_numpy()]
+    ax.bar([str(i) for i in ordered.index], ordered.to_numpy(dtype=float), color=colours)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    _finish(ax, title, ylabel, len(ordered))
+    return ax
+
+
+def grouped_bars(df: pd.DataFrame, ax=None, title=None, ylabel=None):
+    """Side-by-side bars: rows are categories (industries, education groups), columns are series (any unit)."""
+    ax = _axes(ax, (min(12.0, max(6.0, 2.0 + 0.4 * len(df.index))), 4.0))
+    n = max(1, len(df.columns))
+    width = 0.8 / n
+    positions = np.arange(len(df.index))
+    for k, column in enumerate(df.columns):
+        ax.bar(positions + (k - (n - 1) / 2) * width, df[column].to_numpy(dtype=float), width, label=str(column))
+    ax.set_xticks(positions, [str(i) for i in df.index])
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.legend(frameon=False)
+    _finish(ax, title, ylabel, len(df.index))
+    return ax
+
+
+def line_paths(df: pd.DataFrame, ax=None, title=None, ylabel=None):
+    """One line per column over the index (years), e.g. a scenario's deviation from the reference path."""
+    ax = _axes(ax, (7.0, 4.0))
+    for column in df.columns:
+        ax.plot(df.index.to_numpy(), df[column].to_numpy(dtype=float), label=str(column))
+    if len(df.columns) > 1:
+        ax.legend(frameon=False)
+    ax.set_xlabel(df.index.name or "year")
+    _finish(ax, title, ylabel, 0)
+    return ax
+
+
+def _finish(ax, title, ylabel, n_categories: int) -> None:
+    if n_categories > 8:
+        ax.tick_params(axis="x", labelrotation=60)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+    ax.grid(axis="y", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+
+
+def save(fig, path) -> Path:
+    """Write a figure (or the figure of an Axes) to path at 120 dpi, creating parent folders; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(fig, Axes):
+        fig = fig.figure
+    fig.savefig(path, dpi=120)
+    return path

@@ -1,0 +1,146 @@
+"""Labelled results of a path: an ``xarray.Dataset`` with dimensions year, region, sector, education.
+
+The one results format of the project: the reference path and every scenario are written and read
+as this dataset (NetCDF), with tidy CSV summaries beside it. Units are in each variable's attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from noreg_jax.dynamics import PathModel, PathResult
+
+PETROLEUM = "PETRO"
+
+_VARIABLES = {
+    # name: (dims, units, description)
+    "population": (("year", "region", "education"), "thousand persons", "population, 1 January"),
+    "labour_force": (("year", "region", "education"), "thousand persons", "employed persons supplied"),
+    "employment": (("year", "region", "sector", "education"), "thousand persons", "employed persons"),
+    "wage": (("year", "region", "education"), "index, 2018 = 1", "nominal wage per unit of labour"),
+    "real_wage": (("year", "region", "education"), "NOK 1000 per person, 2018 prices",
+                  "wage per employed person deflated by the regional CPI"),
+    "gross_product": (("year", "region", "sector"), "NOK million, 2018 prices", "gross product (value added)"),
+    "gross_product_nominal": (("year", "region", "sector"), "NOK million, current prices", "value added"),
+    "output_price": (("year", "region", "sector"), "index, 2018 = 1", "producer price of the domestic good"),
+    "armington_price": (("year", "region", "sector"), "index, 2018 = 1", "purchase price of the composite good"),
+    "capital": (("year", "region", "sector"), "NOK million of 2018 rental value", "capital stock"),
+    "rental_rate": (("year", "region", "sector"), "index, 2018 = 1", "rental rate of capital"),
+    "regional_cpi": (("year", "region"), "index, 2018 = 1", "consumer price index"),
+    "exports": (("year", "region", "sector"), "NOK million, 2018 prices", "exports abroad"),
+    "imports": (("year", "region", "sector"), "NOK million, 2018 prices", "imports from abroad"),
+    "consumption": (("year", "region", "education"), "NOK million, 2018 prices", "household consumption"),
+}
+
+
+def to_dataset(model: PathModel, result: PathResult, name: str = "reference") -> xr.Dataset:
+    """Label a :class:`PathResult` (unbatched) as an xarray Dataset."""
+    s = model.economy.benchmark.sets
+    coords = {"year": np.asarray(model.drivers.years), "region": list(s.regions), "sector": list(s.sectors),
+              "education": list(s.education)}
+    data = {}
+    for var, (dims, units, desc) in _VARIABLES.items():
+        data[var] = xr.Variable(dims, np.asarray(result.outcomes[var]), {"units": units, "description": desc})
+    data["migration"] = xr.Variable(("year", "region", "education"), np.asarray(result.migration),
+                                    {"units": "thousand persons",
+                                     "description": "net endogenous in-migration decided in the year "
+                                                    "(enters the next year's population); sums to zero over regions"})
+    data["converged"] = xr.Variable(("year",), np.asarray(result.converged))
+    data["iterations"] = xr.Variable(("year",), np.asarray(result.iterations))
+    data["max_residual"] = xr.Variable(("year",), np.asarray(result.max_residual))
+    ds = xr.Dataset(data, coords=coords)
+    ds["region_name"] = ("region", list(s.region_names))
+    ds["sector_name"] = ("sector", list(s.sector_names))
+    ds.attrs.update({"name": name, "model": "NOREG-JAX", "base_year": 2018,
+                     "numeraire": "exchange rate (world prices = 1)"})
+    return ds
+
+
+def mainland(ds: xr.Dataset, var: str = "gross_product") -> xr.DataArray:
+    """A sector variable summed over the mainland industries (all but petroleum)."""
+    return ds[var].where(ds.sector != PETROLEUM).sum("sector")
+
+
+def annual_growth(series: xr.DataArray, start=None, end=None) -> xr.DataArray:
+    """Average annual growth rate between two years (default: first and last)."""
+    years = series.year.values
+    a, b = start or int(years[0]), end or int(years[-1])
+    return (series.sel(year=b) / series.sel(year=a)) ** (1.0 / (b - a)) - 1.0
+
+
+def headline(ds: xr.Dataset) -> dict:
+    """The figures the article reports for the reference path (MODEL.md §7)."""
+    pop = ds.population.sum("education")
+    gdp_mainland = mainland(ds)
+    per_capita = gdp_mainland.sum("region") / pop.sum("region")
+    by_county = annual_growth(gdp_mainland)
+    per_capita_county = annual_growth(gdp_mainland / pop)
+    cumulative = ds.migration.sum("year")
+    wage_pp = ds.real_wage
+    return {
+        "mainland_gdp_per_capita_growth": float(annual_growth(per_capita)),
+        "mainland_gdp_growth": float(annual_growth(gdp_mainland.sum("region"))),
+        "gross_product_growth_by_region": by_county.to_pandas(),
+        "gdp_per_capita_growth_by_region": per_capita_county.to_pandas(),
+        "population_growth_by_region": annual_growth(pop).to_pandas(),
+        "cumulative_migration": cumulative.to_pandas(),
+        "voc_bach_real_wage_ratio": (wage_pp.sel(education="voc") / wage_pp.sel(education="bach"))
+        .mean("region").to_pandas(),
+    }
+
+
+def save(ds: xr.Dataset, out: Path | str) -> Path:
+    """Write ``<name>.nc`` and tidy CSV summaries into ``out``; returns the NetCDF path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = ds.attrs.get("name", "results")
+    path = out / f"{name}.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    summaries = {
+        "population_by_region": ds.population.sum("education"),
+        "employment_by_region": ds.employment.sum(("sector", "education")),
+        "gross_product_by_region": ds.gross_product.sum("sector"),
+        "mainland_gross_product_by_region": mainland(ds),
+        "gross_product_by_region_sector": ds.gross_product,
+        "real_wage": ds.real_wage,
+        "migration": ds.migration,
+    }
+    for key, da in summaries.items():
+        da.rename(key.split("_by_")[0]).to_dataframe().reset_index().drop(
+            columns=[c for c in ("region_name", "sector_name") if c in da.coords], errors="ignore"
+        ).to_csv(out / f"{name}_{key}.csv", index=False)
+    return path
+
+
+def load(path: Path | str) -> xr.Dataset:
+    """Read a results dataset written by :func:`save`."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.nc"))
+        if not found:
+            raise FileNotFoundError(f"{path}: no results (*.nc) in this directory")
+        path = found[0]
+    return xr.load_dataset(path, engine="h5netcdf")
+
+
+def format_summary(ds: xr.Dataset) -> str:
+    """A short text summary of a reference path."""
+    h = headline(ds)
+    lines = [f"mainland GDP per capita growth {100 * h['mainland_gdp_per_capita_growth']:.2f} %/yr "
+             f"(mainland GDP {100 * h['mainland_gdp_growth']:.2f} %/yr)",
+             "mainland gross product growth by region, %/yr:"]
+    g = h["gross_product_growth_by_region"].sort_values(ascending=False)
+    lines += [f"  {r:4s} {100 * v:5.2f}" for r, v in g.items()]
+    cum = h["cumulative_migration"]
+    lines.append("cumulative net in-migration (thousand persons) by education:")
+    lines.append("        " + "  ".join(f"{e:>6s}" for e in cum.columns))
+    for r in [r for r in ("OSL", "TRO") if r in cum.index] or list(cum.index[:2]):
+        lines.append(f"  {r:4s}  " + "  ".join(f"{v:6.2f}" for v in cum.loc[r]))
+    ratio = h["voc_bach_real_wage_ratio"]
+    lines.append(f"real wage voc/bach (mean over regions): {ratio.iloc[0]:.3f} ({ratio.index[0]}) -> "
+                 f"{ratio.iloc[-1]:.3f} ({ratio.index[-1]})")
+    return "\n".join(lines)

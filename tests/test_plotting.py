@@ -1,0 +1,82 @@
+"""The county outlines and the figure functions of noreg_jax.plotting (fast; Agg backend, PNGs in tmp_path)."""
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from noreg_jax import plotting  # noqa: E402
+
+COUNTIES = {"OSL": "03", "VIK": "30", "INN": "34", "VTE": "38", "AGD": "42", "ROG": "11",
+            "VES": "46", "MRO": "15", "TRO": "50", "NOR": "18", "TFI": "54"}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _written(path) -> bool:
+    return path.is_file() and path.stat().st_size > 0 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_counties_geojson_has_the_eleven_counties_and_is_small():
+    path = plotting.COUNTIES_GEOJSON
+    assert path.stat().st_size < 200_000
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert "25833" in data["crs"]["properties"]["name"]
+    props = {f["properties"]["code"]: f["properties"] for f in data["features"]}
+    assert {code: p["county_number"] for code, p in props.items()} == COUNTIES
+    assert all(p["name"] for p in props.values())
+    for feature in data["features"]:
+        assert feature["geometry"]["type"] == "MultiPolygon"
+        assert feature["geometry"]["coordinates"]
+
+
+def test_county_map_writes_png(tmp_path):
+    values = pd.Series(np.linspace(-1.0, 2.0, len(COUNTIES)), index=list(COUNTIES))
+    ax = plotting.county_map(values, title="employment, % deviation", label="%", diverging=True, labels=True)
+    out = plotting.save(ax.figure, tmp_path / "maps" / "county_map.png")
+    assert _written(out)
+
+
+def test_county_map_missing_regions_are_allowed(tmp_path):
+    values = pd.Series({"OSL": 1.0, "TFI": -0.5, "VES": np.nan})
+    ax = plotting.county_map(values)
+    assert _written(plotting.save(ax, tmp_path / "partial.png"))
+
+
+def test_county_map_unknown_region_raises_naming_it():
+    values = pd.Series({"OSL": 1.0, "XYZ": 2.0})
+    with pytest.raises(KeyError, match="XYZ"):
+        plotting.county_map(values)
+
+
+def test_bar_by_region_writes_png(tmp_path):
+    values = pd.Series(np.linspace(-0.5, 1.5, len(COUNTIES)), index=list(COUNTIES))
+    ax = plotting.bar_by_region(values, title="GRP", ylabel="% deviation")
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == list(values.sort_values(ascending=False).index)
+    assert _written(plotting.save(ax.figure, tmp_path / "bars.png"))
+
+
+def test_grouped_bars_writes_png(tmp_path):
+    df = pd.DataFrame({"2018": [3.0, 1.0, 2.0], "2050": [2.5, 1.5, 2.2]}, index=["AGRI", "MANUF", "SERV"])
+    ax = plotting.grouped_bars(df, title="employment shares", ylabel="%")
+    assert len(ax.patches) == df.size
+    assert _written(plotting.save(ax.figure, tmp_path / "grouped.png"))
+
+
+def test_line_paths_writes_png(tmp_path):
+    years = pd.Index(range(2018, 2051), name="year")
+    df = pd.DataFrame({"OSL": np.linspace(0, 1, len(years)), "TFI": np.linspace(0, -1, len(years))}, index=years)
+    ax = plotting.line_paths(df, title="population", ylabel="% deviation")
+    assert len(ax.lines) == 2
+    assert _written(plotting.save(ax.figure, tmp_path / "paths.png"))
