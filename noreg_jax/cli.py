@@ -58,29 +58,58 @@ def cmd_info(args) -> int:
 
 
 def cmd_run_reference(args) -> int:
-    import jax
     from tqdm import tqdm
 
     from noreg_jax.drivers import reference_model
-    from noreg_jax.dynamics import require_path_converged, simulate
-    from noreg_jax.results import format_summary, save, to_dataset
+    from noreg_jax.results import format_summary, save
+    from noreg_jax.runs import run_reference
 
     model = reference_model(regions=args.regions)
-    years = model.drivers.years
-    bar = tqdm(total=len(years), desc="reference path", unit="year", disable=args.quiet)
-    result = jax.jit(lambda m: simulate(m, progress=lambda y: bar.update(1)))(model)
-    jax.block_until_ready(result)
+    bar = tqdm(total=len(model.drivers.years), desc="reference path", unit="year", disable=args.quiet)
+    ds = run_reference(model, progress=lambda y: bar.update(1))
     bar.close()
-    require_path_converged(result, years)
-    ds = to_dataset(model, result, "reference")
     path = save(ds, args.out)
     if not args.no_figures:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, no display needed
         from noreg_jax.figures import reference_figures
 
         for f in reference_figures(ds, args.out):
             print(f"figure: {f}")
     print(format_summary(ds))
     print(f"results: {path}")
+    return 0
+
+
+def cmd_run_scenario(args) -> int:
+    from pathlib import Path
+
+    from noreg_jax.drivers import reference_model
+    from noreg_jax.results import deviation, format_scenario_summary, save
+    from noreg_jax.runs import cached_reference, run_scenarios
+    from noreg_jax.scenarios import parse_scenario
+
+    model = reference_model(regions=args.regions)
+    scenarios = [parse_scenario(f, model) for f in args.files]
+    scales = tuple(float(v) for v in args.scale.split(",")) if args.scale else (1.0,)
+    reference, reused = cached_reference(model, None if args.no_cache else args.cache)
+    print(f"reference path: {'reused from cache' if reused else 'solved'}")
+    print(f"solving {len(scenarios) * len(scales)} scenario path(s) as one batch ...", flush=True)
+    out = Path(args.out)
+    save(reference, out)
+    for ds in run_scenarios(model, scenarios, scales):
+        save(ds, out)
+        dev = deviation(ds, reference)
+        dev.attrs["name"] = f"{ds.attrs['name']}_vs_reference"
+        dev.to_netcdf(out / f"{dev.attrs['name']}.nc", engine="h5netcdf")
+        if not args.no_figures:
+            from noreg_jax.figures import scenario_figures
+
+            for f in scenario_figures(reference, ds, out, args.region):
+                print(f"figure: {f}")
+        print(format_scenario_summary(reference, ds, args.region))
+    print(f"results: {out}")
     return 0
 
 
@@ -101,18 +130,33 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     ref.add_argument("--quiet", action="store_true", help="no progress bar")
     ref.set_defaults(func=cmd_run_reference)
+    scn = run_sub.add_parser("scenario", help="scenario file(s) (TOML) vs the reference path, batched")
+    scn.add_argument("files", nargs="+", help="scenario TOML files (see scenarios/)")
+    scn.add_argument("--out", default="results/scenarios", help="output directory")
+    scn.add_argument("--scale", default=None, help="comma-separated multipliers of every shock, e.g. 0.5,1,2")
+    scn.add_argument("--region", default="TRO", help="region of the article's scenario figures")
+    scn.add_argument("--cache", default="results/cache", help="where the reference path is cached")
+    scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
+    scn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    scn.set_defaults(func=cmd_run_scenario)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from noreg_jax.data import DataError
+    from noreg_jax.dynamics import PathNotConverged
+    from noreg_jax.equilibrium import NotConverged
+    from noreg_jax.scenarios import ScenarioError
 
     try:
         return args.func(args)
-    except DataError as exc:
-        print(f"noreg: data error: {exc}", file=sys.stderr)
+    except (DataError, ScenarioError) as exc:
+        print(f"noreg: input error: {exc}", file=sys.stderr)
         return 2
+    except (NotConverged, PathNotConverged) as exc:
+        print(f"noreg: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,23 +1,21 @@
 """The article's figures for a reference path (Fig. 1, 3, 4, 5) from a results dataset.
 
 Each figure is a PNG; figures by county are drawn both as a bar chart and as a county map (when the
-regions are the 11 counties).
+regions are the 11 counties). Importing this module leaves matplotlib's backend alone (a notebook keeps
+its inline figures); the CLI chooses Agg before it draws.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from noreg_jax import plotting  # noqa: E402
-from noreg_jax.results import annual_growth, mainland  # noqa: E402
+from noreg_jax import plotting
+from noreg_jax.results import annual_growth, mainland
 
 COUNTIES = 11
 
@@ -72,5 +70,48 @@ def reference_figures(ds: xr.Dataset, out: Path | str) -> list[Path]:
                             title=f"{r}: cumulative net in-migration by education (Fig. 5)",
                             ylabel="thousand persons")
     paths.append(plotting.save(fig, out / "fig5_cumulative_migration.png"))
+    plt.close(fig)
+    return paths
+
+
+def scenario_figures(reference: xr.Dataset, scenario: xr.Dataset, out: Path | str, region: str = "TRO") -> list[Path]:
+    """The article's scenario figures (Fig. 6–8) for ``region``, plus mainland GDP and Oslo + Viken
+    employment, as deviations of ``scenario`` from ``reference``."""
+    out = Path(out)
+    name = scenario.attrs.get("name", "scenario")
+    if region not in scenario.region.values:
+        region = str(scenario.region.values[0])
+    paths = []
+    cum = (scenario.migration - reference.migration).cumsum("year").sel(region=region)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plotting.line_paths(cum.to_pandas(), ax=ax, title=f"{name}: net in-migration to {region} vs reference (Fig. 6)",
+                        ylabel="thousand persons, cumulative")
+    paths.append(plotting.save(fig, out / f"{name}_fig6_migration_{region}.png"))
+    plt.close(fig)
+    wage = 100 * (scenario.real_wage / reference.real_wage - 1).sel(region=region)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plotting.line_paths(wage.to_pandas(), ax=ax, title=f"{name}: real wages in {region} vs reference (Fig. 7)",
+                        ylabel="% deviation")
+    paths.append(plotting.save(fig, out / f"{name}_fig7_wages_{region}.png"))
+    plt.close(fig)
+    last = int(scenario.year[-1])
+    gp = 100 * (scenario.gross_product / reference.gross_product - 1).sel(region=region, year=last)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    plotting.bar_by_region(gp.to_pandas().sort_values(), ax=ax,
+                           title=f"{name}: gross product by industry in {region}, {last} (Fig. 8)",
+                           ylabel="% deviation")
+    paths.append(plotting.save(fig, out / f"{name}_fig8_industries_{region}.png"))
+    plt.close(fig)
+    gdp = 100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)
+    capital_regions = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
+    emp = 1000 * (scenario.employment - reference.employment).sum(("sector", "education")).sel(
+        region=capital_regions).sum("region")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    plotting.line_paths(gdp.to_pandas().rename("mainland GDP").to_frame(), ax=axes[0],
+                        title=f"{name}: mainland GDP vs reference", ylabel="% deviation")
+    plotting.line_paths(emp.to_pandas().rename("+".join(capital_regions)).to_frame(), ax=axes[1],
+                        title=f"{name}: employment in {' + '.join(capital_regions)} vs reference",
+                        ylabel="persons")
+    paths.append(plotting.save(fig, out / f"{name}_mainland_gdp_and_capital_employment.png"))
     plt.close(fig)
     return paths

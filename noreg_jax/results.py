@@ -144,3 +144,71 @@ def format_summary(ds: xr.Dataset) -> str:
     lines.append(f"real wage voc/bach (mean over regions): {ratio.iloc[0]:.3f} ({ratio.index[0]}) -> "
                  f"{ratio.iloc[-1]:.3f} ({ratio.index[-1]})")
     return "\n".join(lines)
+
+
+_LEVEL_VARIABLES = tuple(_VARIABLES) + ("migration",)
+
+
+def deviation(scenario: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
+    """Scenario minus reference for every variable, absolute and in % (dimension ``measure``)."""
+    out = {}
+    for var in _LEVEL_VARIABLES:
+        absolute = scenario[var] - reference[var]
+        percent = 100.0 * (scenario[var] / reference[var] - 1.0)
+        if var == "migration":
+            percent = xr.full_like(absolute, np.nan)  # flows around zero: % is meaningless
+        da = xr.concat([absolute, percent], dim=pd.Index(["absolute", "percent"], name="measure"))
+        da.attrs = dict(scenario[var].attrs, note="absolute: same units as the level; percent: % of reference")
+        out[var] = da
+    ds = xr.Dataset(out)
+    ds.attrs.update(scenario.attrs, compared_with=reference.attrs.get("name", "reference"))
+    return ds
+
+
+def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> dict:
+    """The figures the article reports for its scenarios (MODEL.md §8), as deviations from the reference."""
+    last = int(scenario.year[-1])
+    if region not in scenario.region.values:
+        region = str(scenario.region.values[0])
+    pop = lambda ds: ds.population.sum("education")
+    emp = lambda ds: ds.employment.sum(("sector", "education"))
+    gp = lambda ds: ds.gross_product.sum("sector")
+    capital = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
+    dev_gp = 100 * (scenario.gross_product / reference.gross_product - 1).sel(region=region, year=last)
+    return {
+        "region": region,
+        "migration_by_education": 1000 * (scenario.migration - reference.migration).sel(region=region)
+        .sum("year").to_pandas(),  # persons, cumulative 2018–2050
+        "employment_pct": float(100 * (emp(scenario) / emp(reference) - 1).sel(region=region, year=last)),
+        "population_pct": float(100 * (pop(scenario) / pop(reference) - 1).sel(region=region, year=last)),
+        "real_wage_pct": (100 * (scenario.real_wage / reference.real_wage - 1)).sel(region=region, year=last)
+        .to_pandas(),
+        "gross_product_per_person_pct": float(100 * ((gp(scenario) / pop(scenario)) / (gp(reference) / pop(reference))
+                                                     - 1).sel(region=region, year=last)),
+        "industries_pct": dev_gp.to_pandas().sort_values(ascending=False),
+        "mainland_gdp_pct": float(100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)
+                                  .sel(year=last)),
+        "capital_region_employment_persons": float(1000 * (emp(scenario) - emp(reference)).sel(
+            region=capital, year=last).sum()),
+        "capital_regions": capital,
+        "year": last,
+    }
+
+
+def format_scenario_summary(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> str:
+    h = scenario_headline(reference, scenario, region)
+    r, y = h["region"], h["year"]
+    mig = ", ".join(f"{e} {v:+,.0f}" for e, v in h["migration_by_education"].items())
+    wages = ", ".join(f"{e} {v:+.2f} %" for e, v in h["real_wage_pct"].items())
+    ind = h["industries_pct"]
+    return "\n".join([
+        f"scenario {scenario.attrs.get('name')}: deviations from the reference",
+        f"  net in-migration to {r}, persons, cumulative: {mig}",
+        f"  {r} in {y}: employment {h['employment_pct']:+.3f} %, population {h['population_pct']:+.3f} %, "
+        f"gross product per person {h['gross_product_per_person_pct']:+.3f} %",
+        f"  real wages in {r}, {y}: {wages}",
+        f"  industries in {r}, {y}: largest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.head(3).items())}; "
+        f"smallest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.tail(3).items())}",
+        f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; employment in {' + '.join(h['capital_regions'])}: "
+        f"{h['capital_region_employment_persons']:+,.0f} persons",
+    ])

@@ -2,8 +2,9 @@
 robustness to a large shock, and an honest report of a solve that fails.
 
 Run on two small aggregations of the counties (``two_regions.csv``, ``landsdeler.csv``) and on the full
-11-county data. The solver is jitted once per function (``options`` static) and reused across every
-test of an economy of the same shape, so each data set compiles once.
+11-county data. ``jax.jit(solve_equilibrium)`` is always called with default options and an explicit
+start, as :func:`noreg_jax.checks.run_checks` calls it first, so each data set compiles once (and the
+CLI tests that follow reuse the compilation).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from noreg_jax.solver import SolverOptions
 TOL = 1e-8  # on the invariants (the solver's own tolerance is 1e-10 on max|F|)
 AGGREGATIONS = {"two_regions": "two_regions.csv", "landsdeler": "landsdeler.csv", "counties": None}
 
-solve = jax.jit(solve_equilibrium, static_argnames="options")
+solve = jax.jit(solve_equilibrium)  # always (economy, x0): one trace per data set
 
 
 @pytest.fixture(scope="module", params=list(AGGREGATIONS), ids=list(AGGREGATIONS))
@@ -54,6 +55,7 @@ def _with(economy, field, value):
 
 
 def _solve(economy, x0=None):
+    """Solve and require convergence; without x0 from the benchmark point at the economy's numeraire."""
     if x0 is None:
         x0 = benchmark_point(economy.benchmark, economy.params.exchange_rate)
     x, status = solve(economy, x0)
@@ -236,9 +238,9 @@ def test_failed_solve_is_reported_with_equation_names():
     economy = load_economy(regions="two_regions.csv")
     b = economy.benchmark
     parts = unpack(benchmark_point(b), b)
-    parts["log_wage"] = parts["log_wage"] + 3.0  # wages x20: far from the solution
+    parts["log_activity"] = parts["log_activity"] + 2.0  # every sector at 7.4 x its size: far off
     x0 = pack(parts)
-    x, status = solve(economy, x0, options=SolverOptions(max_iter=1))
+    x, status = jax.jit(solve_equilibrium, static_argnames="options")(economy, x0, options=SolverOptions(max_iter=1))
     assert not bool(status.converged)
     assert int(status.iterations) == 1
     assert float(status.max_residual) > 1e-3
@@ -247,6 +249,11 @@ def test_failed_solve_is_reported_with_equation_names():
     message = str(info.value)
     assert "did not converge after 1 iterations" in message
     assert re.search(r"labour_market\[(OSVI|REST), (low|voc|bach|mast)\] = ", message), message
+    listed = message.split("largest residuals: ")[1].split("; ")
+    assert len(listed) == 5
+    for item in listed:
+        assert re.fullmatch(r"(zero_profit|domestic_market|capital_market|labour_market)\[\w+, \w+\] = \S+"
+                            r"|government_budget = \S+", item), item
     # a converged solve passes through require_converged unchanged
     x_ok, status_ok = solve(economy, x0)
     assert require_converged(x_ok, status_ok, economy) is x_ok

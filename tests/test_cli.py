@@ -1,0 +1,86 @@
+"""The ``noreg`` command line: ``check`` runs the invariants and prints a table, ``info`` the data set's
+dimensions and national totals (SIOT 2018: output 5,898,745; value added 3,161,544; compensation
+1,638,831 NOK million)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import noreg_jax  # noqa: F401
+from noreg_jax.cli import build_parser, main
+
+CHECKS = ("benchmark residual", "solve from prices", "numeraire x2 doubles", "numeraire x2 leaves",
+          "Walras' law")
+
+
+def _table_rows(out: str):
+    """The rows of the check table: (name, value, tolerance, result)."""
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^(.*\S)\s+(\S+)\s+(\d\.?\d*e[-+]\d+)\s+(ok|FAILED)$", line)
+        if m:
+            rows.append((m.group(1), float(m.group(2)), float(m.group(3)), m.group(4)))
+    return rows
+
+
+@pytest.mark.parametrize("regions", ["two_regions.csv", None], ids=["two_regions", "counties"])
+def test_check_passes_and_prints_a_table(regions, capsys):
+    argv = (["--regions", regions] if regions else []) + ["check"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    n = 2 if regions else 11
+    assert f"NOREG-JAX check: {n} regions x 24 sectors x 4 education groups" in out
+    assert re.search(r"^check\s+value\s+tolerance\s+result$", out, re.M)
+    rows = _table_rows(out)
+    assert len(rows) == len(CHECKS)
+    for (name, value, tolerance, result), expected in zip(rows, CHECKS):
+        assert expected in name
+        assert result == "ok"
+        assert value <= tolerance
+    assert "FAILED" not in out
+    assert out.rstrip().endswith("all checks passed")
+
+
+def _totals(out: str) -> dict[str, float]:
+    totals = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s+(\S.*?)\s{2,}([\d,]+\.\d)$", line)
+        if m:
+            totals[m.group(1)] = float(m.group(2).replace(",", ""))
+    return totals
+
+
+def test_info_prints_dimensions_and_national_totals(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "base year 2018" in out
+    assert "regions (11): OSL, VIK, INN, VTE, AGD, ROG, VES, MRO, TRO, NOR, TFI" in out
+    assert re.search(r"^sectors \(24\): AGRI, FISH, PETRO, .*, HEALTH$", out, re.M)
+    assert "education groups (4): low, voc, bach, mast" in out
+    assert "unknowns of one year's equilibrium: 837" in out  # 3 x 11 x 24 + 11 x 4 + 1
+    totals = _totals(out)
+    assert totals["output"] == 5_898_745.0
+    assert totals["value added"] == 3_161_544.0
+    assert totals["compensation of employees"] == 1_638_831.0
+    assert "output                              5,898,745.0" in out  # printed with thousands separators
+    assert totals["population (thousand)"] > 5000  # Norway 2018: 5.3 million
+    assert len(totals) == 10
+
+
+def test_info_on_an_aggregation_keeps_the_totals(capsys):
+    assert main(["--regions", "landsdeler.csv", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "regions (5): OSTL, AGRO, VEST, TROL, NORD" in out
+    assert "unknowns of one year's equilibrium: 381" in out
+    totals = _totals(out)
+    assert totals["output"] == 5_898_745.0
+    assert totals["value added"] == 3_161_544.0
+    assert totals["compensation of employees"] == 1_638_831.0
+
+
+def test_a_command_is_required(capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([])
+    assert info.value.code == 2

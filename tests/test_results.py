@@ -1,0 +1,125 @@
+"""Labelled results of a path (noreg_jax/results.py) and the ``noreg run reference`` command.
+
+The path is the reference path on ``trondelag_rest.csv`` solved with ``SolverOptions(tol=1e-12)``:
+the same computation as tests/dynamics/test_path.py, so when both files run in one session the path
+compiles once. The command runs on ``two_regions.csv`` (its own compilation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import noreg_jax  # noqa: F401  (float64)
+from noreg_jax.cli import main
+from noreg_jax.drivers import reference_model
+from noreg_jax.dynamics import simulate
+from noreg_jax.parameters import load_economy
+from noreg_jax.results import _VARIABLES, format_summary, headline, load, save, to_dataset
+from noreg_jax.solver import SolverOptions
+
+AGGREGATION = "trondelag_rest.csv"
+TIGHT = SolverOptions(tol=1e-12)
+DIMS = ("year", "region", "sector", "education")
+SUMMARIES = ("population_by_region", "employment_by_region", "gross_product_by_region",
+             "mainland_gross_product_by_region", "gross_product_by_region_sector", "real_wage", "migration")
+FIGURES = ("fig1_population_growth.png", "fig3_gdp_per_capita_growth.png", "fig4_fastest_growing_industries.png",
+           "fig5_cumulative_migration.png")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return reference_model(load_economy(regions=AGGREGATION))
+
+
+@pytest.fixture(scope="module")
+def dataset(model):
+    result = jax.jit(simulate, static_argnames="options")(model, options=TIGHT)
+    assert np.asarray(result.converged).all()
+    return to_dataset(model, result, "reference")
+
+
+@pytest.fixture(scope="module")
+def saved(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    return out, save(dataset, out)
+
+
+def test_dataset_is_labelled(model, dataset):
+    s = model.economy.benchmark.sets
+    assert list(dataset.year.values) == list(model.drivers.years)
+    assert list(dataset.region.values) == list(s.regions)
+    assert list(dataset.sector.values) == list(s.sectors)
+    assert list(dataset.education.values) == list(s.education)
+    for var, (dims, _, _) in _VARIABLES.items():
+        assert dataset[var].dims == dims, var
+        assert set(dims) <= set(DIMS)
+    assert dataset.migration.dims == ("year", "region", "education")
+    assert dataset.attrs["name"] == "reference"
+
+
+def test_save_load_round_trip(dataset, saved):
+    out, path = saved
+    assert path == out / "reference.nc" and path.exists()
+    for loaded in (load(path), load(out)):  # a file, or the directory holding it
+        assert set(loaded.data_vars) == set(dataset.data_vars)
+        for dim in DIMS:
+            np.testing.assert_array_equal(loaded[dim].values, dataset[dim].values)
+        for var in dataset.data_vars:
+            assert loaded[var].dims == dataset[var].dims, var
+            np.testing.assert_array_equal(loaded[var].values, dataset[var].values, err_msg=var)
+        for var in [*_VARIABLES, "migration"]:
+            assert loaded[var].attrs.get("units"), f"{var} has no units"
+            assert loaded[var].attrs["units"] == dataset[var].attrs["units"]
+        assert loaded.attrs["name"] == "reference" and loaded.attrs["base_year"] == 2018
+        assert loaded.converged.values.all()
+
+
+def test_csv_summaries(dataset, saved):
+    out, _ = saved
+    for key in SUMMARIES:
+        path = out / f"reference_{key}.csv"
+        assert path.exists(), path
+        frame = pd.read_csv(path)
+        assert "year" in frame.columns and len(frame) > 0, key
+        assert frame.select_dtypes("number").notna().all().all(), key
+    population = pd.read_csv(out / "reference_population_by_region.csv").set_index(["year", "region"])["population"]
+    expected = dataset.population.sum("education").to_series()
+    np.testing.assert_allclose(population.loc[expected.index].values, expected.values, rtol=1e-12)
+    migration = pd.read_csv(out / "reference_migration.csv")
+    assert set(migration.columns) >= {"year", "region", "education", "migration"}
+
+
+def test_headline_figures_are_finite(dataset):
+    h = headline(dataset)
+    for key, value in h.items():
+        values = np.asarray(value, dtype=float)
+        assert values.size > 0 and np.isfinite(values).all(), key
+    assert set(h["gross_product_growth_by_region"].index) == set(dataset.region.values)
+    assert math.isclose(h["cumulative_migration"].to_numpy().sum(axis=0).max(), 0.0, abs_tol=1e-9)
+    assert -0.05 < h["mainland_gdp_per_capita_growth"] < 0.05  # a growth rate, per year
+
+
+def test_format_summary_mentions_the_regions(dataset):
+    text = format_summary(dataset)
+    for region in dataset.region.values:
+        assert str(region) in text
+    assert "GDP per capita" in text
+
+
+def test_run_reference_command(tmp_path, capsys):
+    out = tmp_path / "tmp"
+    assert main(["--regions", "two_regions.csv", "run", "reference", "--out", str(out), "--quiet"]) == 0
+    assert (out / "reference.nc").exists()
+    for name in FIGURES:
+        assert (out / name).exists() and (out / name).stat().st_size > 0, name
+    ds = xr.load_dataset(out / "reference.nc", engine="h5netcdf")
+    assert list(ds.region.values) == ["OSVI", "REST"]
+    assert ds.converged.values.all()
+    printed = capsys.readouterr().out
+    assert "results:" in printed and "OSVI" in printed and "REST" in printed
