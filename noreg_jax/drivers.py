@@ -5,6 +5,10 @@ pytree and the :class:`noreg_jax.dynamics.DynamicParameters`.
 Population by region × education in year t: the benchmark matrix scaled by iterative proportional
 fitting to the year's county totals (SSB 07459 / the 2022 projection) and national education shares.
 
+Government savings (real) and foreign savings grow with public consumption (1.4 %/yr): held constant
+while the economy grows, these large fixed amounts would make investment, and so capital, lag behind
+income (ASSUMED; the article does not state its savings closure over time).
+
 TFP: the reference path's growth rates (1.0 %/yr private mainland, 0.3 %/yr public services) are read
 as value-added productivity, as in Perspektivmeldingen; the model's TFP is Hicks-neutral on gross
 output, so each sector's gross-output rate is the value-added rate times its value-added share of net
@@ -134,6 +138,10 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
         government_demand=jnp.asarray(np.asarray(p.government_demand)[None]
                                       * (1.0 + sc["public_consumption_growth"]) ** t),
         capital_index=jnp.asarray(capital_index),
+        government_savings=jnp.asarray(float(p.government_savings) * (1.0 + sc["public_consumption_growth"])
+                                       ** np.arange(T)),
+        foreign_savings=jnp.asarray(float(p.foreign_savings) * (1.0 + sc["public_consumption_growth"])
+                                    ** np.arange(T)),
         exogenous_capital=jnp.asarray(exogenous),
     )
 

@@ -51,6 +51,8 @@ class Drivers(eqx.Module):
     labour_productivity: jnp.ndarray  # (T, R, E)
     government_demand: jnp.ndarray  # (T, R, J)
     capital_index: jnp.ndarray  # (T, R, J) capital relative to 2018, used where exogenous_capital = 1
+    government_savings: jnp.ndarray  # (T,) real government savings
+    foreign_savings: jnp.ndarray  # (T,) foreign savings in foreign currency
     exogenous_capital: jnp.ndarray  # (R, J) 1 where capital is exogenous (petroleum), else 0
 
 
@@ -71,7 +73,8 @@ def constant_drivers(economy: Economy, years=range(FIRST_YEAR, LAST_YEAR + 1)) -
     return Drivers(years=years, population=rep(p.population), participation=rep(p.labour_supply / p.population),
                    tfp=rep(p.tfp), energy_efficiency=rep(p.energy_efficiency),
                    labour_productivity=rep(p.labour_productivity), government_demand=rep(p.government_demand),
-                   capital_index=jnp.ones((T, *b.capital.shape)), exogenous_capital=jnp.zeros(b.capital.shape))
+                   capital_index=jnp.ones((T, *b.capital.shape)), government_savings=rep(p.government_savings),
+                   foreign_savings=rep(p.foreign_savings), exogenous_capital=jnp.zeros(b.capital.shape))
 
 
 class PathState(NamedTuple):
@@ -88,10 +91,10 @@ def year_economy(model: PathModel, t_drivers, state: PathState) -> Economy:
     capital = jnp.where(model.drivers.exogenous_capital > 0, e.benchmark.capital * d["capital_index"], state.capital)
     params = eqx.tree_at(
         lambda p: (p.population, p.labour_supply, p.tfp, p.energy_efficiency, p.labour_productivity,
-                   p.government_demand, p.capital_stock),
+                   p.government_demand, p.capital_stock, p.government_savings, p.foreign_savings),
         e.params,
         (population, population * d["participation"], d["tfp"], d["energy_efficiency"], d["labour_productivity"],
-         d["government_demand"], capital))
+         d["government_demand"], capital, d["government_savings"], d["foreign_savings"]))
     return Economy(e.benchmark, params)
 
 
@@ -131,7 +134,7 @@ def next_capital(model: PathModel, economy_t: Economy, state_t, capital):
 class PathResult(NamedTuple):
     outcomes: dict  # name -> array (T, ...)
     migration: jnp.ndarray  # (T, R, E) net in-migration decided in each year (enters next year)
-    converged: jnp.ndarray  # (T,) bool
+    converged: jnp.ndarray  # (T,) bool: this year and every year before it converged
     iterations: jnp.ndarray  # (T,)
     jacobians: jnp.ndarray  # (T,)
     max_residual: jnp.ndarray  # (T,)
@@ -152,6 +155,7 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     per_year = {"population": dr.population, "participation": dr.participation, "tfp": dr.tfp,
                 "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
                 "government_demand": dr.government_demand, "capital_index": dr.capital_index,
+                "government_savings": dr.government_savings, "foreign_savings": dr.foreign_savings,
                 "year": jnp.asarray(dr.years)}
 
     def step(carry: PathState, t_drivers):
@@ -168,6 +172,8 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
         return PathState(x, factors, capital, carry.migration + flows), out
 
     _, (outcomes, flows, conv, its, jacs, maxres) = lax.scan(step, init, per_year)
+    # a year is an equilibrium of the path only if every year before it was too
+    conv = jnp.cumprod(conv.astype(jnp.int32)).astype(bool)
     return PathResult(outcomes, flows, conv, its, jacs, maxres)
 
 

@@ -116,12 +116,14 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         d = clip(-apply_h(f))
         full_x = x + d
         full_f = fun(full_x)
-        full_ok = _merit(full_f) <= merit * (1.0 - 2.0 * options.armijo)
+        full_m = _merit(full_f)
+        full_ok = jnp.isfinite(full_m) & (full_m <= merit * (1.0 - 2.0 * options.armijo))
 
         def backtrack(_):
             trial_x = x[None, :] + alphas[:, None] * d[None, :]
             trial_f = jax.vmap(fun)(trial_x)
-            accept = jax.vmap(_merit)(trial_f) <= merit * (1.0 - 2.0 * options.armijo * alphas)
+            trial_m = jax.vmap(_merit)(trial_f)
+            accept = jnp.isfinite(trial_m) & (trial_m <= merit * (1.0 - 2.0 * options.armijo * alphas))
             j = jnp.argmax(accept)
             return jnp.any(accept), trial_x[j], trial_f[j]
 
