@@ -6,9 +6,12 @@ two_regions and landsdeler aggregations. Every time is wall clock after compilat
 time itself), the median of ``--runs`` runs. The scipy column solves the same ±10 % price perturbation
 (``noreg_jax.checks.perturbed_start``, seed 0) with ``scipy.optimize.root(method='hybr')``, its own
 finite-difference Jacobian, and the same jitted residual function converted to numpy. hybrd stops on
-a relative step size (``xtol``), not on max|F|: the loosest ``xtol`` of a ladder that reaches
-max|F| <= 1e-10 (the JAX solver's tolerance) is found first (untimed), then timed; the achieved max|F|
-is printed beside it.
+a relative step size (``xtol``), not on max|F|, so two scipy rows are given: (a) the loosest ``xtol``
+of a ladder that reaches max|F| <= 1e-10 (the JAX solver's tolerance; found first, untimed), with the
+max|F| it actually achieves: as the solution here is x* = 0 (log prices and quantities at the
+benchmark), a relative step test is hard to meet and hybrd usually runs on to ~1e-15; (b) the same
+run stopped as soon as a residual evaluation returns max|F| <= 1e-10, which matches the JAX stopping
+rule exactly. The ratio scipy / JAX uses (b).
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ from noreg_jax.parameters import Economy, load_economy  # noqa: E402
 from noreg_jax.solver import SolverOptions  # noqa: E402
 
 TARGET = SolverOptions().tol  # max|F| both solvers must reach
-SCIPY_XTOLS = (1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14)  # tried in turn, loosest first
+SCIPY_XTOLS = (1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12, 1e-14)  # tried in turn, loosest first
+
+
+class _Reached(Exception):
+    """Raised by the residual wrapper when max|F| <= TARGET: stops hybrd at the JAX tolerance."""
 
 
 def _median_time(fn, runs):
@@ -98,24 +105,48 @@ def bench(regions, runs):
 
     row["one residual evaluation [ms]"] = 1e3 * _median_time(lambda: residual_jit(x_start, economy), 20)[0]
     x0 = np.asarray(x_start)
-    hybr = lambda xtol: scipy.optimize.root(f_numpy, x0, method="hybr", options={"xtol": xtol})
-    for xtol in SCIPY_XTOLS:  # untimed: find the xtol that reaches the target
-        if np.max(np.abs(f_numpy(hybr(xtol).x))) <= TARGET:
+    hybr = lambda f, xtol: scipy.optimize.root(f, x0, method="hybr", options={"xtol": xtol})
+    for xtol in SCIPY_XTOLS:  # untimed: find the loosest xtol that reaches the target
+        if np.max(np.abs(f_numpy(hybr(f_numpy, xtol).x))) <= TARGET:
             break
     scipy_runs = runs if n_unknowns(b) < 500 else max(1, min(runs, 3))
     times, sol = [], None
     for _ in range(scipy_runs):
         t = time.perf_counter()
-        sol = hybr(xtol)
+        sol = hybr(f_numpy, xtol)
         times.append(time.perf_counter() - t)
-    row["scipy hybr from ±10 % prices [s]"] = statistics.median(times)
+    row["(a) scipy hybr, own stop [s]"] = statistics.median(times)
     row["  xtol, residual evaluations (nfev)"] = f"{xtol:.0e}, {sol.nfev}"
-    scipy_max = float(np.max(np.abs(f_numpy(sol.x))))
-    row["  scipy max|F|, max|x - benchmark|"] = (f"{scipy_max:.1e}, "
-                                                 f"{float(np.max(np.abs(sol.x - np.asarray(x_bench)))):.1e}")
-    row["  scipy success (status)"] = f"{sol.success} ({sol.status})"
+    row["  achieved max|F|, max|x - benchmark|"] = (f"{float(np.max(np.abs(f_numpy(sol.x)))):.1e}, "
+                                                    f"{float(np.max(np.abs(sol.x - np.asarray(x_bench)))):.1e}")
+    row["  success (status)"] = f"{sol.success} ({sol.status})"
     MESSAGES[sol.status] = sol.message.strip()
-    row["ratio scipy / JAX (±10 % solve)"] = row["scipy hybr from ±10 % prices [s]"] / row["solve from ±10 % prices [s]"]
+
+    def f_stop(z):
+        f = f_numpy(z)
+        calls[0] += 1
+        if np.all(np.isfinite(f)) and np.max(np.abs(f)) <= TARGET:
+            found.append((z.copy(), f))
+            raise _Reached
+        return f
+
+    times = []
+    for _ in range(scipy_runs):
+        calls, found = [0], []
+        t = time.perf_counter()
+        try:
+            hybr(f_stop, xtol)
+        except _Reached:
+            pass
+        times.append(time.perf_counter() - t)
+    row["(b) scipy hybr, stop at max|F| <= tol [s]"] = statistics.median(times)
+    if found:
+        z, f = found[0]
+        row["  residual evaluations, achieved max|F|"] = f"{calls[0]}, {float(np.max(np.abs(f))):.1e}"
+    else:
+        row["  residual evaluations, achieved max|F|"] = f"{calls[0]}, not reached"
+    row["ratio scipy (b) / JAX, ±10 % solve"] = row["(b) scipy hybr, stop at max|F| <= tol [s]"] \
+        / row["solve from ±10 % prices [s]"]
     row["  scipy runs timed"] = scipy_runs
     return row
 

@@ -274,8 +274,8 @@ def jax_arrays(bench: Benchmark) -> Benchmark:
 # checks
 
 
-def accounting_gaps(b: Benchmark) -> dict[str, np.ndarray]:
-    """Gaps of the SAM identities (docs/data_schema.md), each relative to the size of its account."""
+def accounting_identities(b: Benchmark) -> dict[str, tuple]:
+    """The SAM identities (docs/data_schema.md) as name -> (file, field, left side, right side, size)."""
     t = b.sets.transport
     val = lambda a: np.asarray(a, dtype=float)
     comp = val(b.compensation).sum(axis=2)
@@ -295,33 +295,44 @@ def accounting_gaps(b: Benchmark) -> dict[str, np.ndarray]:
     cap_out = val(b.capital_income).sum() + float(b.government_capital_income) + float(b.retained_earnings)
     sav = val(b.savings).sum() + float(b.government_savings) + float(b.retained_earnings) + float(b.foreign_savings)
     inv = val(b.investment).sum() + val(b.inventories).sum()
-    rel = lambda gap, size: np.abs(gap) / np.maximum(np.abs(size), 1e-300)
+    imports = val(b.imports).sum()
     return {
-        "sector costs = output": rel(inputs - output, output),
-        "sector deliveries + exports = output": rel(deliveries - output, output),
-        "delivery margin = sum of shipment margins": rel(val(b.margin).sum(axis=1) - val(b.delivery_margin),
-                                                          np.maximum(output, 1.0)),
-        "composite supply = use": rel(supply - use, np.maximum(use, 1.0)),
-        "household wages = compensation": rel(val(b.compensation).sum(axis=1) - val(b.wage_income),
-                                              val(b.wage_income)),
-        "household income = spending": rel(hh_in - hh_out, hh_in),
-        "capital income distributed": rel(val(b.capital).sum() - cap_out, val(b.capital).sum()),
-        "government budget": rel(gov_in - gov_out, gov_in),
-        "savings = investment": rel(sav - inv, inv),
-        "foreign balance": rel(val(b.imports).sum() - val(b.exports).sum() - float(b.foreign_savings),
-                               val(b.imports).sum()),
+        "sector costs = output": ("sector_accounts.csv", "output", output, inputs, output),
+        "sector deliveries + exports = output": ("sector_accounts.csv", "output", output, deliveries, output),
+        "delivery margin = sum of shipment margins": ("sector_accounts.csv", "delivery_margin",
+                                                      val(b.delivery_margin), val(b.margin).sum(axis=1),
+                                                      np.maximum(output, 1.0)),
+        "composite supply = use": ("imports.csv / trade.csv", "value", supply, use, np.maximum(use, 1.0)),
+        "household wages = compensation": ("households.csv", "wage_income", val(b.wage_income),
+                                           val(b.compensation).sum(axis=1), val(b.wage_income)),
+        "household income = spending": ("households.csv", "income (wage + capital + transfers)", hh_in, hh_out,
+                                        hh_in),
+        "capital income distributed": ("sector_accounts.csv", "capital (total)", val(b.capital).sum(), cap_out,
+                                       val(b.capital).sum()),
+        "government budget": ("national.csv", "government revenue", gov_in, gov_out, gov_in),
+        "savings = investment": ("national.csv", "savings (total)", sav, inv, inv),
+        "foreign balance": ("national.csv", "foreign_savings", float(b.foreign_savings),
+                            imports - val(b.exports).sum(), imports),
     }
+
+
+def accounting_gaps(b: Benchmark) -> dict[str, np.ndarray]:
+    """Gaps of the SAM identities, each relative to the size of its account."""
+    return {name: np.abs(lhs - rhs) / np.maximum(np.abs(size), 1e-300)
+            for name, (_, _, lhs, rhs, size) in accounting_identities(b).items()}
 
 
 def check_benchmark(b: Benchmark, where: Path | str = "benchmark", tol: float = 1e-7) -> None:
     """Raise :class:`DataError` if the SAM is unbalanced or lacks what the model needs (interior solution)."""
     s = b.sets
-    for name, gap in accounting_gaps(b).items():
-        gap = np.atleast_1d(gap)
+    for name, (file, field, lhs, rhs, size) in accounting_identities(b).items():
+        gap = np.atleast_1d(np.abs(lhs - rhs) / np.maximum(np.abs(size), 1e-300))
         if gap.max() > tol:
             k = np.unravel_index(int(np.argmax(gap)), np.shape(gap))
-            raise DataError(f"{where}: unbalanced data: identity '{name}' fails at {_label(s, name, k)} "
-                            f"by {gap.max():.3g} (relative; tolerance {tol:g})")
+            left, right = np.atleast_1d(lhs)[k], np.atleast_1d(rhs)[k]
+            raise DataError(f"{where}/{file}: unbalanced data: field '{field}' = {left:.10g} but the identity "
+                            f"'{name}' needs {right:.10g} at {_label(s, name, k)} (relative gap {gap.max():.3g}; "
+                            f"tolerance {tol:g})")
     positive = {
         "sector_accounts.csv:output": b.output,
         "sector_accounts.csv:capital": b.capital,

@@ -87,6 +87,9 @@ def benchmark_tax_rates(b: Benchmark):
 def _per_sector(path: Path, columns, sectors, key: str):
     df = _read_csv(path, [key, *columns])
     idx = _codes(df, path, key, sectors, "sector")
+    dup = df[key].duplicated()
+    if dup.any():
+        raise DataError(f"{path}: field '{key}' has a duplicate value {df[key][dup].iloc[0]!r}")
     missing = sorted(set(sectors) - set(df[key]))
     if missing:
         raise DataError(f"{path}: field '{key}' lacks the sector(s) {missing}")

@@ -153,10 +153,11 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
                 lm + lm_ok.astype(lm.dtype))
 
     if factors is None:
-        factors = initial_factors(n, m, x0.dtype)
-        need0 = jnp.asarray(True)
-    else:
-        need0 = jnp.asarray(False)
+        # the first Jacobian outside the loop: XLA:CPU runs it far slower inside the loop's cond
+        lu_init, piv_init = factorise(x0)
+        zeros = jnp.zeros((m, n), x0.dtype)
+        factors = (lu_init, piv_init, zeros, zeros, jnp.asarray(0))
+    need0 = jnp.asarray(False)
     lu0, piv0, u0, v0, k0 = factors
     f0 = fun(x0)
     init = (x0, f0, lu0, piv0, u0, v0, jnp.asarray(k0), need0, jnp.asarray(0), jnp.asarray(0), jnp.asarray(0))

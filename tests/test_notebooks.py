@@ -33,8 +33,17 @@ EXPECTED = {
         "mainland GDP per capita growth, %/yr",
         "real wage voc/bach",
     ],
+    "02_scenarios": [
+        "persons moved from low to vocational education in",
+        "2 scenario paths (trondelag_vocational, further_education) solved as one batch",
+        "scenario trondelag_vocational: deviations from the reference",
+        "scenario further_education: deviations from the reference",
+        "The article's scenarios vs this model",
+        "vocational net out-migration from",
+        "mainland GDP, %",
+    ],
 }
-MIN_FIGURES = {"01_reference_path": 5}
+MIN_FIGURES = {"01_reference_path": 5, "02_scenarios": 4}
 
 # Runs the notebook given as argv[1] as __main__; plt.show() saves each open figure as figure_NN.png in the
 # working directory and closes it.

@@ -52,6 +52,13 @@ def _edit(path: Path, row: int, field: str, value: str) -> str:
     return old
 
 
+def _scale(path: Path, row: int, field: str, factor: float) -> None:
+    """Multiply the number in ``field`` of data row ``row`` (0-based) by ``factor``."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.loc[row, field] = repr(float(df.loc[row, field]) * factor)
+    df.to_csv(path, index=False)
+
+
 def _raises(load, *fragments):
     with pytest.raises(DataError) as info:
         load()
@@ -70,18 +77,19 @@ def test_the_shipped_copy_loads(data_dir):
 
 
 def test_unbalanced_sam(data_dir):
-    path = data_dir / "sector_accounts.csv"
-    old = _edit(path, 0, "output", "")  # placeholder, rewritten below with a number
-    _edit(path, 0, "output", repr(float(old) * 1.01))  # OSL, AGRI output +1 %
+    _scale(data_dir / "sector_accounts.csv", 0, "output", 1.01)  # OSL, AGRI output +1 %
     message = _raises(lambda: load_benchmark(data_dir), str(data_dir), "unbalanced data",
                       "'sector costs = output'", "region OSL", "sector AGRI")
-    assert "by 0.0099" in message  # the relative gap 1 - 1/1.01
+    assert "relative gap 0.0099" in message  # the relative gap 1 - 1/1.01
+
+
+def test_unbalanced_sam_names_file_field_and_value(data_dir):
+    _scale(data_dir / "sector_accounts.csv", 0, "output", 1.01)
+    _raises(lambda: load_benchmark(data_dir), "sector_accounts.csv", "output", "94.5")
 
 
 def test_unbalanced_sam_within_tolerance_loads(data_dir):
-    path = data_dir / "sector_accounts.csv"
-    old = _edit(path, 0, "output", "0")
-    _edit(path, 0, "output", repr(float(old) * (1 + 1e-10)))
+    _scale(data_dir / "sector_accounts.csv", 0, "output", 1 + 1e-10)
     load_benchmark(data_dir)
 
 
@@ -200,6 +208,15 @@ def test_unknown_sector_in_elasticity_file(param_dir, benchmark):
     path = param_dir / "production_elasticities.csv"
     _edit(path, 0, "sector", "FARMING")
     _raises(lambda: load_parameters(benchmark, param_dir), str(path), "'sector'", "'FARMING'")
+
+
+def test_duplicate_sector_in_elasticity_file(param_dir, benchmark):
+    path = param_dir / "production_elasticities.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    extra = df.iloc[[0]].copy()
+    extra["sigma_kl"] = "9.99"
+    pd.concat([df, extra]).to_csv(path, index=False)
+    _raises(lambda: load_parameters(benchmark, param_dir), str(path), "'sector'", "'AGRI'")
 
 
 @pytest.mark.parametrize("frisch", ["-1.0", "-0.5", "0.0", "2.0"])

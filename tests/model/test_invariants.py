@@ -9,6 +9,7 @@ CLI tests that follow reuse the compilation).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import equinox as eqx
@@ -134,22 +135,22 @@ def test_shock_moves_the_equilibrium(economy, numeraire_pair):
     assert float(jnp.max(jnp.abs(x1 - benchmark_point(economy.benchmark)))) > 1e-3
 
 
+NOMINAL = ("p_domestic", "rental", "wage", "armington_price", "unit_cost", "unit_revenue", "value_added", "cpi",
+           "regional_cpi", "national_capital_income", "households.wage_income", "households.capital_income",
+           "households.transfers", "households.disposable", "households.savings", "public.revenue",
+           "public.spending", "public.investment_value")
+REAL = ("activity", "capital_demand", "labour_demand", "intermediate", "domestic_supply", "exports", "imports",
+        "shipments", "margins", "composite_use", "transfer_scale", "households.consumption", "public.investment")
+
+
+def _get(state, path):
+    return np.asarray(functools.reduce(getattr, path.split("."), state))
+
+
 def test_homogeneity_nominal_values_double(numeraire_pair):
     (shocked, x1, a), (_, x2, b) = numeraire_pair
-    nominal = {
-        "p_domestic": (a.p_domestic, b.p_domestic), "rental": (a.rental, b.rental), "wage": (a.wage, b.wage),
-        "armington_price": (a.armington_price, b.armington_price), "unit_cost": (a.unit_cost, b.unit_cost),
-        "unit_revenue": (a.unit_revenue, b.unit_revenue), "value_added": (a.value_added, b.value_added),
-        "cpi": (a.cpi, b.cpi), "regional_cpi": (a.regional_cpi, b.regional_cpi),
-        "national_capital_income": (a.national_capital_income, b.national_capital_income),
-        "disposable": (a.households.disposable, b.households.disposable),
-        "household wage_income": (a.households.wage_income, b.households.wage_income),
-        "transfers": (a.households.transfers, b.households.transfers),
-        "government revenue": (a.public.revenue, b.public.revenue),
-        "investment_value": (a.public.investment_value, b.public.investment_value),
-    }
-    for name, (one, two) in nominal.items():
-        np.testing.assert_allclose(two, 2.0 * np.asarray(one), rtol=TOL, atol=0, err_msg=name)
+    for name in NOMINAL:
+        np.testing.assert_allclose(_get(b, name), 2.0 * _get(a, name), rtol=TOL, atol=0, err_msg=name)
     # in the unknowns: every log price moves by log 2, quantities and the closure scalar not at all
     p1, p2 = unpack(x1, shocked.benchmark), unpack(x2, shocked.benchmark)
     for name in ("log_p_domestic", "log_rental", "log_wage"):
@@ -160,17 +161,8 @@ def test_homogeneity_nominal_values_double(numeraire_pair):
 
 def test_homogeneity_real_values_unchanged(numeraire_pair):
     (_, _, a), (_, _, b) = numeraire_pair
-    real = {
-        "activity": (a.activity, b.activity), "capital_demand": (a.capital_demand, b.capital_demand),
-        "labour_demand": (a.labour_demand, b.labour_demand), "intermediate": (a.intermediate, b.intermediate),
-        "domestic_supply": (a.domestic_supply, b.domestic_supply), "exports": (a.exports, b.exports),
-        "imports": (a.imports, b.imports), "shipments": (a.shipments, b.shipments), "margins": (a.margins, b.margins),
-        "composite_use": (a.composite_use, b.composite_use),
-        "consumption": (a.households.consumption, b.households.consumption),
-        "investment": (a.public.investment, b.public.investment), "transfer_scale": (a.transfer_scale, b.transfer_scale),
-    }
-    for name, (one, two) in real.items():
-        np.testing.assert_allclose(two, one, rtol=TOL, atol=0, err_msg=name)
+    for name in REAL:
+        np.testing.assert_allclose(_get(b, name), _get(a, name), rtol=TOL, atol=0, err_msg=name)
 
 
 SHOCKS = {
@@ -247,7 +239,7 @@ def test_failed_solve_is_reported_with_equation_names():
     with pytest.raises(NotConverged) as info:
         require_converged(x, status, economy)
     message = str(info.value)
-    assert "did not converge after 1 iterations" in message
+    assert "did not converge" in message and "largest residuals" in message
     assert re.search(r"labour_market\[(OSVI|REST), (low|voc|bach|mast)\] = ", message), message
     listed = message.split("largest residuals: ")[1].split("; ")
     assert len(listed) == 5
