@@ -6,7 +6,8 @@ The problem. Parameters θ_i (any entry of :data:`sensitivity.gradients.PARAMETE
 tied) are optimised in a transformed space z_i = T(θ_i) (``log`` for positive parameters, ``none``), within
 bounds. Each target k is an outcome spec of :mod:`sensitivity.outcomes` (optionally divided by a second one,
 ``per``), measured as a level of the reference path, or as the effect of a scenario (scenario minus reference)
-in units or in percent, with an observed value y_k and a standard deviation s_k. The objective is
+in units or in percent, with an observed value y_k and a standard deviation s_k (``fit = false``: computed and
+reported beside the fit, but not in the objective: a check). The objective is
 
     S(z) = ½ Σ_k r_k²,   r_k = (m_k(θ(z)) − y_k) / s_k,
 
@@ -90,6 +91,7 @@ class TargetSpec:
     observed: float | None  # None: simulated (synthetic configs)
     sd: float | None
     relative_sd: float | None  # sd = relative_sd · |observed| when sd is not given
+    fit: bool = True  # False: computed and reported with the fit, but not in the objective (a check)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def _check_inside(path, name, value, lower, upper, transform):
 
 def _target(path, k, raw, synthetic: bool) -> TargetSpec:
     where = f"targets[{k}]"
-    _table(path, where, raw, {"name", "outcome", "per", "scenario", "measure", "observed", "sd", "relative_sd"})
+    _table(path, where, raw, {"name", "outcome", "per", "scenario", "measure", "observed", "sd", "relative_sd",
+                              "fit"})
     outcome = raw.get("outcome")
     if not isinstance(outcome, str):
         raise _err(path, f"{where}.outcome", outcome, "must be an outcome spec such as 'population:TRO:2050'")
@@ -209,8 +212,11 @@ def _target(path, k, raw, synthetic: bool) -> TargetSpec:
     rel = _number(path, f"{where}.relative_sd", raw["relative_sd"], positive=True) if "relative_sd" in raw else None
     if (sd is None) == (rel is None):
         raise _err(path, f"{where}.sd", raw.get("sd"), "give exactly one of sd and relative_sd (> 0)")
+    fit = raw.get("fit", True)
+    if not isinstance(fit, bool):
+        raise _err(path, f"{where}.fit", fit, "must be true or false")
     name = raw.get("name", outcome + (f" per {per}" if per else "") + (f" [{scenario.stem}]" if scenario else ""))
-    return TargetSpec(str(name), outcome, per, scenario, measure, observed, sd, rel)
+    return TargetSpec(str(name), outcome, per, scenario, measure, observed, sd, rel, fit)
 
 
 def load_config(path: Path | str, text: str | None = None) -> EstimationConfig:
@@ -282,6 +288,8 @@ def load_config(path: Path | str, text: str | None = None) -> EstimationConfig:
     if not isinstance(raw_targets, list) or not raw_targets:
         raise _err(path, "targets", raw_targets, "must be a non-empty array of tables ([[targets]])")
     targets = tuple(_target(path, k, raw, synthetic is not None) for k, raw in enumerate(raw_targets))
+    if not any(t.fit for t in targets):
+        raise _err(path, "targets", [t.name for t in targets], "has no target with fit = true")
     return EstimationConfig(path, str(name), str(description), regions, parameters, targets, optimiser, synthetic,
                             solver_tol)
 
@@ -357,11 +365,26 @@ class Problem:
         theta = np.asarray(theta, dtype=float)
         return np.array([math.log(v) if p.transform == "log" else v for p, v in zip(self.specs, theta)])
 
+    def _is_log(self):
+        return np.array([p.transform == "log" for p in self.specs])
+
     def to_theta(self, z):
-        return np.array([math.exp(v) if p.transform == "log" else v for p, v in zip(self.specs, np.asarray(z))])
+        """θ of z (works on a batch of z along the first axes too)."""
+        z = np.asarray(z, dtype=float)
+        with np.errstate(over="ignore"):
+            return np.where(self._is_log(), np.exp(z), z)
 
     def dtheta_dz(self, z):
-        return np.array([math.exp(v) if p.transform == "log" else 1.0 for p, v in zip(self.specs, np.asarray(z))])
+        return np.where(self._is_log(), self.to_theta(z), 1.0)
+
+    def at_bound(self, z, gradient=None):
+        """Parameters at a bound (with ``gradient``: only those the gradient pushes further out)."""
+        z = np.asarray(z, dtype=float)
+        low = z <= self.lower_z + 1e-12 * np.maximum(1.0, np.abs(z))
+        high = z >= self.upper_z - 1e-12 * np.maximum(1.0, np.abs(z))
+        if gradient is None:
+            return low | high
+        return (low & (gradient > 0)) | (high & (gradient < 0))
 
     def clip(self, z):
         return np.clip(z, self.lower_z, self.upper_z)
@@ -401,12 +424,18 @@ class Problem:
             return None
         return np.asarray(self.moments(observed))
 
+    @property
+    def fitted(self):
+        """Targets in the objective (fit = true)."""
+        return np.array([t[0].fit for t in self.targets])
+
     def residuals(self, z):
+        """Weighted residuals r of the fitted targets at z; None if a path does not converge."""
         m = self.simulate(z)
-        return None if m is None else (m - self.observed) / self.sd
+        return None if m is None else ((m - self.observed) / self.sd)[self.fitted]
 
     def residuals_and_jacobian(self, z):
-        """(r, J = dr/dz, moments) by one forward-mode pass through the paths (implicit differentiation)."""
+        """(r, J = dr/dz of the fitted targets, all moments) by one forward-mode pass through the paths."""
         z = jnp.asarray(z, dtype=float)
         p = len(self.specs)
         tangents = jax.vmap(lambda e: jax.jvp(self.parameters, (z,), (e,))[1])(jnp.eye(p))
@@ -415,7 +444,8 @@ class Problem:
         G.require_converged(status, self.model.drivers.years)
         m, dm = jax.vmap(lambda t: jax.jvp(self.moments, (observed,), (t,)), out_axes=(None, 0))(d_observed)
         m, dm = np.asarray(m), np.asarray(dm).T  # (n_targets,), (n_targets, p)
-        return (m - self.observed) / self.sd, dm / self.sd[:, None], m
+        keep = self.fitted
+        return ((m - self.observed) / self.sd)[keep], (dm / self.sd[:, None])[keep], m
 
 
 def _resolve_index(config, k, spec: ParameterSpec, model):
@@ -539,9 +569,13 @@ def _gauss_newton(problem, z, opt, trace):
         t0 = time.perf_counter()
         A, g = J.T @ J, J.T @ r
         D = np.maximum(np.diag(A), 1e-12 * max(float(np.max(np.diag(A))), 1e-300))
+        free = ~problem.at_bound(z, g)  # a parameter held at its bound by the gradient does not move
         accepted = False
         for _ in range(12):
-            step = np.clip(np.linalg.solve(A + lam * np.diag(D), -g), -opt.max_step, opt.max_step)
+            step = np.zeros_like(z)
+            if free.any():
+                Af = A[np.ix_(free, free)] + lam * np.diag(D[free])
+                step[free] = np.clip(np.linalg.solve(Af, -g[free]), -opt.max_step, opt.max_step)
             z_new = problem.clip(z + step)
             r_new = problem.residuals(z_new)
             f_new = math.inf if r_new is None else 0.5 * float(r_new @ r_new)
@@ -652,7 +686,8 @@ class EstimationResult:
         rows = []
         for k, (name, p) in enumerate(zip(self.names, self.config.parameters)):
             lo_z, hi_z = self.z[k] - 1.959964 * se_z[k], self.z[k] + 1.959964 * se_z[k]
-            back = (lambda v: math.exp(v)) if p.transform == "log" else (lambda v: v)
+            back = (lambda v: float(np.exp(v)) if np.isfinite(v) else math.nan) if p.transform == "log" else \
+                (lambda v: v)
             at_bound = bool(np.isclose(self.estimates[k], p.lower, rtol=1e-9, atol=0) or
                             np.isclose(self.estimates[k], p.upper, rtol=1e-9, atol=0))
             rows.append({"parameter": name, "initial": self.initial[k], "estimate": self.estimates[k],
@@ -663,21 +698,35 @@ class EstimationResult:
 
 
 def laplace(problem: Problem, z, J, draws: int = 0, seed: int = 0):
-    """cov(z) = (JᵀJ)⁻¹, cov(θ) and se(θ) by the delta method, draws of θ from N(ẑ, cov z) mapped back."""
-    A = J.T @ J
-    eig = np.linalg.eigvalsh(A)
-    condition = float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
-    cov_z = np.linalg.inv(A) if eig[0] > 1e-12 * max(eig[-1], 1e-300) else np.linalg.pinv(A)
-    D = np.diag(problem.dtheta_dz(z))
-    cov = D @ cov_z @ D
+    """cov(z) = (JᵀJ)⁻¹, cov(θ) and se(θ) by the delta method, draws of θ from N(ẑ, cov z) mapped back.
+
+    Over the parameters inside their bounds only: one at a bound is not at an interior optimum, so the
+    Laplace approximation says nothing about it; it gets no standard error (NaN) and is held at the bound
+    in the draws. A singular JᵀJ (a parameter combination the targets do not determine) gives an infinite
+    condition number and a pseudo-inverse.
+    """
+    p = len(z)
+    free = ~problem.at_bound(z)
+    cov_z = np.full((p, p), np.nan)
+    condition = math.nan
+    if free.any():
+        A = (J.T @ J)[np.ix_(free, free)]
+        eig = np.linalg.eigvalsh(A)
+        condition = float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
+        cov_z[np.ix_(free, free)] = np.linalg.inv(A) if eig[0] > 1e-12 * max(eig[-1], 1e-300) \
+            else np.linalg.pinv(A)
+    d = problem.dtheta_dz(z)
+    cov = cov_z * np.outer(d, d)  # D cov_z D elementwise (a matrix product would spread NaN rows)
     se = np.sqrt(np.diag(cov))
     sd_z = np.sqrt(np.diag(cov_z))
     corr = cov_z / np.outer(sd_z, sd_z)
     sample = None
     if draws:
         rng = np.random.default_rng(seed)
-        zs = rng.multivariate_normal(z, cov_z, size=draws, method="eigh")
-        sample = np.array([problem.to_theta(row) for row in zs])
+        zs = np.tile(z, (draws, 1))
+        if free.any():
+            zs[:, free] = rng.multivariate_normal(z[free], cov_z[np.ix_(free, free)], size=draws, method="eigh")
+        sample = problem.to_theta(zs)
     return cov_z, cov, se, corr, sample, condition
 
 
@@ -708,11 +757,12 @@ def estimate(config: EstimationConfig | Path | str, model: PathModel | None = No
     cov_z, cov, se, corr, sample, condition = laplace(problem, z, J, opt.draws, opt.seed)
     names = problem.names
     theta = problem.to_theta(z)
-    fitted = problem.observed + r * problem.sd
+    moments = problem.simulate(z)  # every target, those with fit = false included
     fit = pd.DataFrame({"target": [t[0].name for t in problem.targets],
                         "outcome": [t[4] for t in problem.targets],
                         "measure": [t[0].measure for t in problem.targets],
-                        "observed": problem.observed, "sd": problem.sd, "fitted": fitted, "residual": r})
+                        "observed": problem.observed, "sd": problem.sd, "fitted": moments,
+                        "residual": (moments - problem.observed) / problem.sd, "in_objective": problem.fitted})
     history = pd.DataFrame(trace.rows)
     steps = history["seconds"].iloc[1:]
     return EstimationResult(
@@ -758,10 +808,14 @@ def summary(result: EstimationResult, prob: float = 0.95) -> pd.DataFrame:
 
 
 def pair_plot(result: EstimationResult, path=None):
-    """arviz pair plot of the draws (saved to ``path`` if given); returns the arviz plot object."""
+    """arviz pair plot of the draws of the parameters inside their bounds (saved to ``path`` if given); returns
+    the arviz plot object, or None when every parameter is at a bound."""
     import arviz as az
 
-    pc = az.plot_pair(to_inference_data(result), backend="matplotlib", marginal=True)
+    varying = [n for n in result.names if np.nanstd(result.draws[n].to_numpy()) > 0]  # not held at a bound
+    if not varying:
+        return None
+    pc = az.plot_pair(to_inference_data(result), var_names=varying, backend="matplotlib", marginal=True)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         pc.savefig(path)
@@ -795,8 +849,9 @@ def write_results(result: EstimationResult, out: Path | str) -> list[Path]:
     if result.draws is not None:
         to_inference_data(result).to_netcdf(out / "draws.nc", engine="h5netcdf")
         summary(result).to_csv(out / "summary.csv")
-        pair_plot(result, out / "pair.png")
-        files += [out / "draws.nc", out / "summary.csv", out / "pair.png"]
+        files += [out / "draws.nc", out / "summary.csv"]
+        if pair_plot(result, out / "pair.png") is not None:
+            files.append(out / "pair.png")
     return files
 
 

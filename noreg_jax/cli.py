@@ -139,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
     scn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     scn.set_defaults(func=cmd_run_scenario)
+    sens = sub.add_parser("sensitivity", help="gradients and Sobol indices of path outcomes")
+    sens_sub = sens.add_subparsers(dest="analysis", required=True)
+    from sensitivity import gradients, sobol
+
+    gradients.register_cli(sens_sub)
+    sobol.register_cli(sens_sub)
+    from calibration import estimate
+
+    estimate.register_cli(sub)
     return parser
 
 

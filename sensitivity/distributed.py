@@ -58,12 +58,19 @@ def evaluate_chunk_task(spec: EvaluatorSpec, draws: np.ndarray, chunk_size: int,
 
 
 def local_client(n_workers: int = 2, threads_per_worker: int = 1, **kwargs):
-    """A Dask client of its own local cluster of worker processes bound to 127.0.0.1, without a dashboard;
-    ``client.close()`` shuts the cluster down too."""
+    """A Dask client of its own local cluster of worker processes, all bound to 127.0.0.1 (scheduler,
+    workers and the scheduler's HTTP routes); ``client.close()`` shuts the cluster down too. The workers get
+    this project on their PYTHONPATH, so that they import :func:`evaluate_chunk_task` even when the project
+    is not installed. A script that starts one must guard its entry point (``if __name__ == "__main__":``):
+    the worker processes are spawned and import the main module."""
     from dask.distributed import Client
 
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = {"PYTHONPATH": path, **kwargs.pop("env", {})}
+    # the scheduler's HTTP routes start even without a dashboard: keep them on loopback, on a free port
     return Client(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, host="127.0.0.1",
-                  dashboard_address=None, **kwargs)
+                  dashboard_address="127.0.0.1:0", env=env, **kwargs)
 
 
 def run_sweep_distributed(draws, spec: EvaluatorSpec, directory, client, *, chunk_size: int = 8,

@@ -85,6 +85,7 @@ class SobolConfig:
     chunk_size: int = 8
     vmap_width: int = 1
     solver_tol: float | None = None
+    solver_max_iter: int | None = None
     estimated_seconds_per_path: dict = field(default_factory=dict, compare=False)
 
     def with_overrides(self, **kwargs) -> "SobolConfig":
@@ -159,6 +160,7 @@ def load_config(path) -> SobolConfig:
         resamples=_get(sobol, path, "resamples", int, 200), conf_level=_get(sobol, path, "conf_level", float, 0.95),
         chunk_size=_get(sweep, path, "chunk_size", int, 8), vmap_width=_get(sweep, path, "vmap_width", int, 1),
         solver_tol=_get(sweep, path, "solver_tol", float),
+        solver_max_iter=_get(sweep, path, "solver_max_iter", int),
         estimated_seconds_per_path=_get(data, path, "estimate", dict, {}))
     check_design(cfg)
     return cfg
@@ -180,17 +182,24 @@ def config_uncertainty(cfg: SobolConfig):
     return load_uncertainty(cfg.uncertainty or DEFAULT_UNCERTAINTY)
 
 
-def config_evaluator(config: str, regions: str | None = None) -> Evaluator:
-    """The model evaluator of a config file (a factory for :class:`~sensitivity.sweep.EvaluatorSpec`)."""
+FROM_CONFIG = "<config>"
+
+
+def config_evaluator(config: str, regions: str | None = FROM_CONFIG) -> Evaluator:
+    """The model evaluator of a config file (a factory for :class:`~sensitivity.sweep.EvaluatorSpec`).
+
+    ``regions``: a mapping file, None for the 11 counties, or (default) the config's own ``regions``.
+    """
     from noreg_jax.drivers import reference_model
     from noreg_jax.scenarios import parse_scenario
     from noreg_jax.solver import SolverOptions
     from sensitivity.sweep import model_evaluator
 
     cfg = load_config(config)
-    model = reference_model(regions=regions if regions is not None else cfg.regions)
+    model = reference_model(regions=cfg.regions if regions == FROM_CONFIG else regions)
     scenarios = [parse_scenario(p, model) for p in cfg.scenarios]
-    options = SolverOptions() if cfg.solver_tol is None else SolverOptions(tol=cfg.solver_tol)
+    options = SolverOptions()._replace(**{k: v for k, v in (("tol", cfg.solver_tol),
+                                                             ("max_iter", cfg.solver_max_iter)) if v is not None})
     return model_evaluator(model, config_uncertainty(cfg), scenarios, list(cfg.headlines), options)
 
 
@@ -312,7 +321,8 @@ def save_indices(indices: SobolIndices, out) -> list[Path]:
     return paths
 
 
-def plot_indices(indices: SobolIndices, path=None, labels: dict | None = None, title: str = ""):
+def plot_indices(indices: SobolIndices, path=None, labels: dict | None = None, title: str = "",
+                 conf_level: float = 0.95):
     """Bars of S1 and ST (with confidence intervals) per factor, one panel per outcome. Returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -327,13 +337,15 @@ def plot_indices(indices: SobolIndices, path=None, labels: dict | None = None, t
         ax.bar(x + 0.2, t.ST, 0.4, yerr=t.ST_conf, label="total order ST", color="#dd8452", capsize=2)
         ax.set_xticks(x, t.index, rotation=30, ha="right")
         ax.axhline(0, color="grey", linewidth=0.6)
-        ax.set_ylim(min(-0.1, float(np.nanmin((t.S1 - t.S1_conf).to_numpy(), initial=0))), 1.1)
+        low = np.nanmin((t.S1 - t.S1_conf).to_numpy(), initial=0.0)
+        high = np.nanmax(np.r_[(t.S1 + t.S1_conf).to_numpy(), (t.ST + t.ST_conf).to_numpy()], initial=1.0)
+        ax.set_ylim(min(-0.1, float(low) - 0.05), max(1.1, float(high) + 0.05))
         ax.set_title((labels or {}).get(outcome, outcome), fontsize=9)
     for ax in axes.ravel()[len(outcomes):]:
         ax.set_visible(False)
     axes.ravel()[0].legend(fontsize=8)
     fig.suptitle(title or f"Sobol indices ({indices.n_blocks_used} of {indices.n_blocks} blocks, "
-                 f"{int(100 * 0.95)} % bootstrap intervals)", fontsize=10)
+                 f"{round(100 * conf_level)} % bootstrap intervals)", fontsize=10)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
@@ -477,7 +489,7 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
 
         fig = plot_indices(indices, out / "sobol_indices.png", labels, title=f"{cfg.name}: Sobol indices, "
                            f"{indices.n_blocks_used} of {indices.n_blocks} blocks, "
-                           f"{int(round(100 * cfg.conf_level))} % bootstrap intervals")
+                           f"{round(100 * cfg.conf_level)} % bootstrap intervals")
         plt.close(fig)
         result["files"] += [out / "sobol_indices.png", *summaries.plot_outcomes(tree, out)]
     (out / "report.json").write_text(json.dumps(

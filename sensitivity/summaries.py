@@ -65,7 +65,7 @@ def _save(pc, path):
 
 def plot_densities(tree, path, var_names=None, prob: float = CI_PROB):
     """Density of each outcome with its HDI and mean (one panel per outcome)."""
-    pc = az.plot_dist(tree, group=GROUP, var_names=var_names, backend="matplotlib", ci_kind="hdi",
+    pc = az.plot_dist(tree, group=GROUP, var_names=var_names, backend="matplotlib", kind="kde", ci_kind="hdi",
                       ci_prob=prob, point_estimate="mean")
     return _save(pc, path)
 
@@ -85,6 +85,6 @@ def plot_outcomes(tree, out) -> list[Path]:
     for name, var in tree[GROUP].data_vars.items():
         by_unit.setdefault(var.attrs.get("units", ""), []).append(name)
     for k, (unit, names) in enumerate(by_unit.items()):
-        slug = "".join(c if c.isalnum() else "_" for c in unit).strip("_") or f"unit{k}"
+        slug = "".join(c if c.isalnum() else "_" for c in unit.replace("%", "percent")).strip("_") or f"unit{k}"
         files.append(plot_forest(tree, out / f"outcomes_forest_{slug}.png", var_names=names))
     return files

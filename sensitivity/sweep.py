@@ -17,7 +17,8 @@ every row of a draw matrix (N × d):
   that was killed resumes where it stopped: finished chunks are read, not recomputed; a half-written
   chunk never exists; a chunk file that cannot be read back is recomputed. Since every chunk holds the
   same rows and runs the same compiled function, a resumed sweep gives bit-for-bit the results of an
-  uninterrupted one;
+  uninterrupted one (on the same platform and number of devices; resumed elsewhere, a chunk is compiled
+  for another layout and its results agree to the solver's tolerance, about 1e-10);
 - a draw whose paths do not all converge (or whose outcomes are not finite) is kept: its row of
   ``draws.npy``, its status and the max |residual| of each path are on disk and in
   :meth:`SweepResult.failures`; its outcomes are NaN. What an analysis does with it is the analysis'

@@ -42,8 +42,24 @@ EXPECTED = {
         "vocational net out-migration from",
         "mainland GDP, %",
     ],
+    "03_sensitivity": [
+        "has no region for Trøndelag alone: using trondelag_rest.csv",
+        "factors in 4 groups; N = 16: 96 draws x 3 paths",
+        "draws solved:",
+        "Sobol indices (",
+        "largest total-order index per outcome:",
+        "scenario effects over the parameter uncertainty, 90 % HDI:",
+        "S1: Trøndelag net in-migration, vocational, 2018–2050: 90 % HDI",
+    ],
+    "04_estimation": [
+        "recovery on OSVI, REST (aggregated by two_regions.csv)",
+        "of 3 estimates within 2 standard errors of the truth",
+        "article fit on OSVI, REST, TRO (aggregated by trondelag_rest.csv)",
+        "correlation (Laplace):",
+        "migration elasticities around 0.01:",
+    ],
 }
-MIN_FIGURES = {"01_reference_path": 5, "02_scenarios": 4}
+MIN_FIGURES = {"01_reference_path": 5, "02_scenarios": 4, "03_sensitivity": 3, "04_estimation": 4}
 
 # Runs the notebook given as argv[1] as __main__; plt.show() saves each open figure as figure_NN.png in the
 # working directory and closes it.

@@ -29,7 +29,7 @@ from noreg_jax.solver import SolverOptions
 AGGREGATION = "trondelag_rest.csv"
 REGION = "TRO"  # the region whose 2050 outcomes are differentiated
 SECTOR = "KNOW"  # the sector whose σ's are differentiated (and whose TRO employment is an outcome)
-TIGHT = SolverOptions(tol=1e-12)
+TIGHT = SolverOptions(tol=1e-13)
 TOL = 1e-8  # on identities and on the steady state
 FD_STEP = 1e-4  # relative step of the central differences
 FD_RTOL = 1e-5

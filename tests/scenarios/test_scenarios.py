@@ -7,8 +7,8 @@ compilations in all: ``runs._simulate`` (the reference path, the cache and the s
 ``runs._simulate_batch`` (the two article scenarios as one batch) and one ``jax.value_and_grad`` of
 mainland GDP in the shock size under :data:`TIGHT`, whose values at shifted shock sizes give the finite
 differences. The batch is kept to two paths: under ``vmap`` the solver's data-dependent branches
-(Jacobian refresh, Levenberg–Marquardt) are evaluated in every iteration, so a batched path costs
-about as much as its compilation, while an unbatched one takes about a second.
+(Jacobian refresh, Levenberg–Marquardt) are evaluated in every iteration, so each path of a batch
+takes tens of seconds where an unbatched path takes about one.
 """
 
 from __future__ import annotations
