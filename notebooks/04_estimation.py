@@ -104,7 +104,7 @@ article_model = reference_model(regions=article_regions)
 print(f"article fit on {', '.join(article_model.economy.benchmark.sets.regions)}"
       + (f" (aggregated by {article_regions})" if article_regions else " (11 counties)"))
 article = estimate(CONFIG_DIR / "article_match.toml", article_model, progress=print,
-                   **({"max_iter": 3} if SMALL else {}))
+                   **({"max_iter": 2} if SMALL else {}))
 print(format_result(article))
 
 # %% [markdown]
