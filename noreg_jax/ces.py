@@ -17,6 +17,12 @@ import jax.numpy as jnp
 _SERIES_THRESHOLD = 1e-4
 
 
+def value_shares(parts):
+    """Benchmark value shares θ_k = v_k / Σ_k v_k along the last axis; an all-zero row gets zero shares."""
+    total = parts.sum(axis=-1, keepdims=True)
+    return jnp.where(total > 0, parts / jnp.where(total > 0, total, 1.0), 0.0)
+
+
 def ces_log_unit_cost(log_prices, shares, sigma):
     """Log unit cost of a CES aggregate (1 at the benchmark).
 

@@ -157,10 +157,12 @@ def main(argv=None) -> int:
     from noreg_jax.dynamics import PathNotConverged
     from noreg_jax.equilibrium import NotConverged
     from noreg_jax.scenarios import ScenarioError
+    from calibration.estimate import EstimationError
+    from sensitivity.outcomes import OutcomeError
 
     try:
         return args.func(args)
-    except (DataError, ScenarioError) as exc:
+    except (DataError, ScenarioError, EstimationError, OutcomeError) as exc:
         print(f"noreg: input error: {exc}", file=sys.stderr)
         return 2
     except (NotConverged, PathNotConverged) as exc:

@@ -82,6 +82,7 @@ class PathState(NamedTuple):
     factors: tuple
     capital: jnp.ndarray  # (R, J) endogenous capital stock
     migration: jnp.ndarray  # (R, E) cumulative net in-migration, thousand
+    ok: jnp.ndarray  # bool: every year so far converged (later years are skipped once one fails)
 
 
 def year_economy(model: PathModel, t_drivers, state: PathState) -> Economy:
@@ -143,14 +144,16 @@ class PathResult(NamedTuple):
 def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progress=None) -> PathResult:
     """Solve every year of the path in turn (``lax.scan``); differentiable in ``model``.
 
-    A year that does not converge is flagged in ``converged``; its successors are still computed
-    from it, so a caller must check ``result.converged.all()`` (see :func:`require_path_converged`).
+    A year that does not converge is flagged in ``converged``; the years after it are not solved
+    (no iterations; their outcomes are those of the failed point, flagged not converged), so a
+    failed draw in a batch costs no more than the years up to its failure. A caller must check
+    ``result.converged.all()`` (see :func:`require_path_converged`).
     ``progress``: optional host callback called with each finished year (e.g. to move a progress bar).
     """
     e = model.economy
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
     factors0 = jacobian_factors(residual, x0, e, options.broyden_memory)
-    init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population))
+    init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
     dr = model.drivers
     per_year = {"population": dr.population, "participation": dr.participation, "tfp": dr.tfp,
                 "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
@@ -161,7 +164,7 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     def step(carry: PathState, t_drivers):
         economy_t = year_economy(model, t_drivers, carry)
         x, status, factors = solve(residual, carry.x, economy_t, options, factors=carry.factors,
-                                   return_factors=True)
+                                   return_factors=True, attempt=carry.ok)
         state_t = evaluate(x, economy_t)
         flows = migration_flows(model, economy_t, state_t)
         capital = next_capital(model, economy_t, state_t, carry.capital)
@@ -169,7 +172,7 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
                status.max_residual)
         if progress is not None:
             jax.debug.callback(progress, t_drivers["year"], ordered=True)
-        return PathState(x, factors, capital, carry.migration + flows), out
+        return PathState(x, factors, capital, carry.migration + flows, status.converged), out
 
     _, (outcomes, flows, conv, its, jacs, maxres) = lax.scan(step, init, per_year)
     # a year is an equilibrium of the path only if every year before it was too

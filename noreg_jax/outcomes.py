@@ -4,8 +4,6 @@ Pure functions of a solved :class:`noreg_jax.equilibrium.State`; used by the dyn
 and the sensitivity tools alike, so every outcome has one definition.
 """
 
-import jax.numpy as jnp
-
 from noreg_jax.equilibrium import State
 from noreg_jax.parameters import Economy, benchmark_tax_rates
 

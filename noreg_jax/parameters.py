@@ -13,7 +13,6 @@ from pathlib import Path
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from noreg_jax.data import Benchmark, DataError, _codes, _numeric, _read_csv
 

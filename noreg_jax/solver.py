@@ -1,9 +1,15 @@
 """Newton-type root finding with implicit differentiation. Knows no economics.
 
 ``solve(residual, x0, args)`` finds x* with residual(x*, args) = 0 and returns it together with a
-:class:`SolveStatus`. Derivatives of x* with respect to ``args`` (any pytree) follow from the
-implicit function theorem, dx*/dθ = -J⁻¹ ∂F/∂θ, through :func:`jax.lax.custom_root`; the iterations
-are never unrolled. Works under ``jit``, ``vmap``, ``grad``, ``jvp``.
+:class:`SolveStatus`. Derivatives of x* with respect to ``args`` (any pytree, and anything the residual
+closes over) follow from the implicit function theorem, dx*/dθ = -J⁻¹ ∂F/∂θ, by a ``jax.custom_jvp``
+rule; the iterations are never unrolled. Works under ``jit``, ``vmap``, ``grad``, ``jvp``.
+
+The linear system of a derivative pass, J ẋ = -∂F/∂θ·θ̇ (forward mode) or Jᵀλ = ḡ (reverse mode, by
+``lax.custom_linear_solve``'s transpose), is solved by GMRES with the solve's own final quasi-Newton
+inverse H ≈ J⁻¹ (or Hᵀ) as preconditioner: a few Jacobian–vector (or vector–Jacobian) products instead
+of a dense n × n Jacobian per solve. If GMRES falls short of ``tangent_tol`` the dense Jacobian is
+built and factorised after all, so the derivative is exact to the tolerance either way.
 
 The iteration (all inside one ``lax.while_loop``):
 
@@ -22,12 +28,15 @@ Convergence: max|F| ≤ ``tol`` and every entry finite (a NaN never counts as co
 max can ignore NaN on XLA:CPU, so finiteness is tested separately).
 """
 
+from functools import partial
 from typing import Callable, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
+import jax.scipy.sparse.linalg  # noqa: F401  (gmres)
+import numpy as np
 from jax import lax
 
 
@@ -42,6 +51,9 @@ class SolverOptions(NamedTuple):
     refresh_ratio: float = 0.9  # refresh the Jacobian when ‖F‖ falls by less than this factor in a step
     broyden_memory: int = 50  # rank-one updates kept before the Jacobian is refreshed
     lm_damping: tuple = (1e-4, 1e-2, 1.0, 1e2)
+    tangent_tol: float = 1e-12  # relative residual ‖Jẋ − b‖/‖b‖ of the derivative passes' linear solves
+    tangent_restart: int = 30  # GMRES Krylov dimension before a restart
+    tangent_restarts: int = 4  # GMRES restarts before the dense fallback
 
 
 class SolveStatus(eqx.Module):
@@ -63,17 +75,26 @@ def _merit(f):
     return jnp.where(jnp.all(jnp.isfinite(f)), 0.5 * jnp.sum(f * f), jnp.inf)
 
 
-def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
+def _apply_inverse(factors, y, transpose: bool = False):
+    """H y (or Hᵀ y) for the quasi-Newton inverse H = J₀⁻¹ + Σ u_k v_kᵀ held in ``factors``."""
+    lu, piv, u, v, _ = factors
+    if transpose:
+        return jsl.lu_solve((lu, piv), y, trans=1) + v.T @ (u @ y)
+    return jsl.lu_solve((lu, piv), y) + u.T @ (v @ y)
+
+
+def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
     """Quasi-Newton iteration on fun: R^n -> R^n. Returns (x, status, factors).
 
     The inverse Jacobian is approximated by H = J₀⁻¹ + Σ u_k v_kᵀ: LU factors of a Jacobian J₀ taken
     at some earlier point, plus limited-memory "good Broyden" rank-one updates (Sherman–Morrison in
     inverse form) from the steps since. The factors are refreshed (a new ``jacfwd`` Jacobian and LU,
     the memory cleared) when no step length is accepted, when ‖F‖ falls by less than
-    ``refresh_ratio`` in a step, or when the memory is full. ``factors`` may carry this state from a
-    nearby problem (e.g. last year's) to start from.
+    ``refresh_ratio`` in a step, or when the memory is full. ``factors`` is this state to start from
+    (a Jacobian at x0, or the final state of a nearby problem, e.g. last year's). With ``attempt``
+    false no iteration is taken and the status is "not converged" (a path skips the years after a
+    failed one this way).
     """
-    n = x0.shape[0]
     m = options.broyden_memory
     alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
     lambdas = jnp.asarray(options.lm_damping, dtype=x0.dtype)
@@ -99,9 +120,8 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         return trial_x[j], trial_f[j], trial_m[j] < _merit(f)
 
     def cond(state):
-        x, f = state[0], state[1]
-        it = state[8]
-        return (it < options.max_iter) & ~(_max_abs(f) <= options.tol)
+        f, it = state[1], state[8]
+        return attempt & (it < options.max_iter) & ~(_max_abs(f) <= options.tol)
 
     def body(state):
         x, f, lu, piv, u, v, k, need, it, njac, lm = state
@@ -110,8 +130,8 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         v = jnp.where(need, 0.0, v)
         k = jnp.where(need, 0, k)
         fresh = need
-        apply_h = lambda y: jsl.lu_solve((lu, piv), y) + u.T @ (v @ y)
-        apply_ht = lambda z: jsl.lu_solve((lu, piv), z, trans=1) + v.T @ (u @ z)
+        apply_h = lambda y: _apply_inverse((lu, piv, u, v, k), y)
+        apply_ht = lambda z: _apply_inverse((lu, piv, u, v, k), z, transpose=True)
         merit = _merit(f)
         d = clip(-apply_h(f))
         full_x = x + d
@@ -152,18 +172,13 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors=None):
         return (x_new, f_new, lu, piv, u, v, k, need_new, it_new, njac + fresh.astype(njac.dtype),
                 lm + lm_ok.astype(lm.dtype))
 
-    if factors is None:
-        # the first Jacobian outside the loop: XLA:CPU runs it far slower inside the loop's cond
-        lu_init, piv_init = factorise(x0)
-        zeros = jnp.zeros((m, n), x0.dtype)
-        factors = (lu_init, piv_init, zeros, zeros, jnp.asarray(0))
     need0 = jnp.asarray(False)
     lu0, piv0, u0, v0, k0 = factors
     f0 = fun(x0)
     init = (x0, f0, lu0, piv0, u0, v0, jnp.asarray(k0), need0, jnp.asarray(0), jnp.asarray(0), jnp.asarray(0))
     x, f, lu, piv, u, v, k, _, it, njac, lm = lax.while_loop(cond, body, init)
     max_res = _max_abs(f)
-    status = SolveStatus(converged=max_res <= options.tol, iterations=it, max_residual=max_res,
+    status = SolveStatus(converged=attempt & (max_res <= options.tol), iterations=it, max_residual=max_res,
                          jacobians=njac, lm_steps=lm)
     return x, status, (lu, piv, u, v, k)
 
@@ -181,12 +196,55 @@ def jacobian_factors(residual: Callable, x, args, memory: int = SolverOptions().
     return jax.tree_util.tree_map(lax.stop_gradient, (lu, piv, zeros, zeros, jnp.asarray(0)))
 
 
-def _tangent_solve(g, y):
-    return jnp.linalg.solve(jax.jacfwd(g)(y), y)
+def _dense_solve(matvec, b):
+    return jnp.linalg.solve(jax.jacfwd(matvec)(b), b)
+
+
+def _krylov_solve(matvec, b, precondition, options: SolverOptions):
+    """x with matvec(x) = b by preconditioned GMRES; the dense Jacobian and LU if GMRES falls short."""
+    x, _ = jax.scipy.sparse.linalg.gmres(matvec, b, M=precondition, tol=options.tangent_tol, atol=0.0,
+                                         restart=options.tangent_restart, maxiter=options.tangent_restarts,
+                                         solve_method="batched")
+    b_norm = jnp.linalg.norm(b)
+    good = jnp.all(jnp.isfinite(x)) & (jnp.linalg.norm(matvec(x) - b) <= 10.0 * options.tangent_tol * b_norm)
+    return lax.cond(good, lambda: x, lambda: _dense_solve(matvec, b))
+
+
+def _tangent_linear_solve(matvec, b, factors, options: SolverOptions):
+    """J⁻¹ b with J the linear map ``matvec``, transposable for reverse mode (solve Jᵀ λ = ḡ)."""
+    factors = jax.tree_util.tree_map(lax.stop_gradient, factors)
+    solve_j = lambda mv, rhs: _krylov_solve(mv, rhs, lambda y: _apply_inverse(factors, y), options)
+    solve_jt = lambda vm, rhs: _krylov_solve(vm, rhs, lambda y: _apply_inverse(factors, y, True), options)
+    return lax.custom_linear_solve(matvec, b, solve_j, transpose_solve=solve_jt)
+
+
+def _zero_tangent(a):
+    a = jnp.asarray(a)
+    if jnp.issubdtype(a.dtype, jnp.inexact):
+        return jnp.zeros_like(a)
+    return np.zeros(a.shape, dtype=jax.dtypes.float0)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _root(fun, options, x0, factors, attempt, consts):
+    return _iterate(lambda x: fun(x, *consts), x0, options, factors, attempt)
+
+
+@_root.defjvp
+def _root_jvp(fun, options, primals, tangents):
+    """Implicit function theorem at the root: ẋ = -J⁻¹ (∂F/∂θ) θ̇; the guess and factors get no tangent."""
+    x0, factors, attempt, consts = primals
+    consts_dot = tangents[3]
+    x, status, final = _root(fun, options, x0, factors, attempt, consts)
+    _, rhs = jax.jvp(lambda c: fun(x, *c), (consts,), (consts_dot,))
+    _, matvec = jax.linearize(lambda y: fun(y, *consts), x)
+    x_dot = -_tangent_linear_solve(matvec, rhs, final, options)
+    zeros = jax.tree_util.tree_map(_zero_tangent, (status, final))
+    return (x, status, final), (x_dot, *zeros)
 
 
 def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions(), factors=None,
-          return_factors: bool = False):
+          return_factors: bool = False, attempt=True):
     """Solve residual(x, args) = 0 for a flat float vector x from x0; differentiable in ``args``.
 
     Returns (x_star, status), or (x_star, status, factors) with ``return_factors``: the quasi-Newton
@@ -194,16 +252,17 @@ def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions()
     may take as ``factors`` to skip its first Jacobian (see :func:`jacobian_factors`).
     Gradients with respect to ``args`` (and anything the residual closes over) use the implicit
     function theorem at x_star; they are only meaningful when ``status.converged`` is true.
+    ``attempt`` (a bool, may be traced): when false nothing is solved and ``status.converged`` is false.
     """
     x0 = jnp.asarray(x0)
-
-    def fun(x):
-        return residual(x, args)
-
-    def run(f, guess):
-        x, status, lu = _iterate(f, guess, options, factors)
-        return x, (status, lu)
-
-    x, (status, lu) = lax.custom_root(fun, x0, run, _tangent_solve, has_aux=True)
-    lu = jax.tree_util.tree_map(lax.stop_gradient, lu)
-    return (x, status, lu) if return_factors else (x, status)
+    fun, consts = jax.closure_convert(lambda x: residual(x, args), x0)
+    if factors is None:
+        # the first Jacobian outside the loop: XLA:CPU runs it far slower inside the loop's cond
+        frozen = [lax.stop_gradient(c) for c in consts]
+        lu, piv = jsl.lu_factor(jax.jacfwd(lambda x: fun(x, *frozen))(lax.stop_gradient(x0)))
+        zeros = jnp.zeros((options.broyden_memory, x0.shape[0]), x0.dtype)
+        factors = (lu, piv, zeros, zeros, jnp.asarray(0))
+    factors = jax.tree_util.tree_map(lax.stop_gradient, factors)
+    x, status, final = _root(fun, options, x0, factors, jnp.asarray(attempt), tuple(consts))
+    final = jax.tree_util.tree_map(lax.stop_gradient, final)
+    return (x, status, final) if return_factors else (x, status)

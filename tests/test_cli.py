@@ -84,3 +84,19 @@ def test_a_command_is_required(capsys):
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([])
     assert info.value.code == 2
+
+
+def test_unknown_outcome_is_an_input_error_not_a_traceback(tmp_path, capsys):
+    argv = ["--regions", "two_regions.csv", "sensitivity", "gradients", "--outcome", "happiness:REST:2050",
+            "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "noreg: input error" in err and "unknown variable 'happiness'" in err
+
+
+def test_bad_estimation_config_is_an_input_error_not_a_traceback(tmp_path, capsys):
+    config = tmp_path / "broken.toml"
+    config.write_text("this is = = not toml\n")
+    assert main(["estimate", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "noreg: input error" in err and str(config) in err and "not valid TOML" in err

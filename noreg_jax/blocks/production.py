@@ -16,15 +16,9 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from noreg_jax.ces import ces_demand_index, ces_log_unit_cost
+from noreg_jax.ces import ces_demand_index, ces_log_unit_cost, value_shares
 from noreg_jax.data import Benchmark
 from noreg_jax.parameters import Parameters, benchmark_tax_rates
-
-
-def _shares(parts):
-    """Value shares along the last axis; an all-zero row gets zero shares."""
-    total = parts.sum(axis=-1, keepdims=True)
-    return jnp.where(total > 0, parts / jnp.where(total > 0, total, 1.0), 0.0)
 
 
 class Technology(NamedTuple):
@@ -67,13 +61,13 @@ def nest_prices(b: Benchmark, p: Parameters, log_wage, log_rental, log_armington
     log_tax = jnp.log1p(p.intermediate_tax_rate) - jnp.log1p(t_int0)  # [r, j]
     log_goods = log_armington_price[:, None, :] + log_tax[..., None]  # [r, j, i]
     log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]  # [r, 1, e]
-    pl = ces_log_unit_cost(log_eff_wage, _shares(tech.labour), p.sigma_labour)
-    kl = ces_log_unit_cost(jnp.stack([log_rental, pl], -1), _shares(_kl_values(tech)), p.sigma_kl)
-    pe = ces_log_unit_cost(log_goods[..., tech.energy_index], _shares(tech.energy_goods), p.sigma_energy) \
+    pl = ces_log_unit_cost(log_eff_wage, value_shares(tech.labour), p.sigma_labour)
+    kl = ces_log_unit_cost(jnp.stack([log_rental, pl], -1), value_shares(_kl_values(tech)), p.sigma_kl)
+    pe = ces_log_unit_cost(log_goods[..., tech.energy_index], value_shares(tech.energy_goods), p.sigma_energy) \
         - jnp.log(p.energy_efficiency)
-    kle = ces_log_unit_cost(jnp.stack([kl, pe], -1), _shares(_kle_values(tech)), p.sigma_kle)
-    pm = ces_log_unit_cost(log_goods[..., tech.material_index], _shares(tech.material_goods), p.sigma_materials)
-    top = ces_log_unit_cost(jnp.stack([kle, pm], -1), _shares(_top_values(tech)), p.sigma_top)
+    kle = ces_log_unit_cost(jnp.stack([kl, pe], -1), value_shares(_kle_values(tech)), p.sigma_kle)
+    pm = ces_log_unit_cost(log_goods[..., tech.material_index], value_shares(tech.material_goods), p.sigma_materials)
+    top = ces_log_unit_cost(jnp.stack([kle, pm], -1), value_shares(_top_values(tech)), p.sigma_top)
     return NestPrices(pl, kl, pe, kle, pm, top - jnp.log(p.tfp), log_goods)
 
 

@@ -13,14 +13,9 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from noreg_jax.ces import ces_demand_index, ces_log_unit_cost
+from noreg_jax.ces import ces_demand_index, ces_log_unit_cost, value_shares
 from noreg_jax.data import Benchmark
 from noreg_jax.parameters import Parameters
-
-
-def _shares(parts):
-    total = parts.sum(axis=-1, keepdims=True)
-    return jnp.where(total > 0, parts / jnp.where(total > 0, total, 1.0), 0.0)
 
 
 def net_output(b: Benchmark):
@@ -43,7 +38,7 @@ def log_import_price(p: Parameters):
 
 def cet_revenue(b: Benchmark, p: Parameters, log_p_domestic):
     """Log unit revenue R[r, j] of net output and the CET supply indices (domestic, exports) [r, j, 2]."""
-    shares = _shares(jnp.stack([b.trade.sum(axis=1), b.exports], -1))
+    shares = value_shares(jnp.stack([b.trade.sum(axis=1), b.exports], -1))
     log_prices = jnp.stack([log_p_domestic, jnp.broadcast_to(log_export_price(p), log_p_domestic.shape)], -1)
     log_r = ces_log_unit_cost(log_prices, shares, -p.eta_export)
     return log_r, ces_demand_index(log_r, log_prices, -p.eta_export)
@@ -58,10 +53,10 @@ class ArmingtonPrices(NamedTuple):
 def _composite(b, p, log_delivered):
     """Bundle and composite prices from delivered prices [s, r, i]."""
     dom_values = jnp.moveaxis(b.trade + b.margin, 0, -1)  # [r, i, s]
-    log_db = ces_log_unit_cost(jnp.moveaxis(log_delivered, 0, -1), _shares(dom_values), p.sigma_domestic)
+    log_db = ces_log_unit_cost(jnp.moveaxis(log_delivered, 0, -1), value_shares(dom_values), p.sigma_domestic)
     arm_values = jnp.stack([dom_values.sum(-1), b.imports], -1)
     log_pm = jnp.broadcast_to(log_import_price(p), log_db.shape)
-    log_pa = ces_log_unit_cost(jnp.stack([log_db, log_pm], -1), _shares(arm_values), p.sigma_armington)
+    log_pa = ces_log_unit_cost(jnp.stack([log_db, log_pm], -1), value_shares(arm_values), p.sigma_armington)
     return log_db, log_pa
 
 

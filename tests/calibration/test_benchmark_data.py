@@ -59,7 +59,6 @@ def data() -> dict:
     regions = list(read("regions.csv")["code"])
     sectors = list(read("sectors.csv")["code"])
     education = list(read("education.csv")["code"])
-    R, J, E = len(regions), len(sectors), len(education)
     rix = {c: k for k, c in enumerate(regions)}
     jix = {c: k for k, c in enumerate(sectors)}
     eix = {c: k for k, c in enumerate(education)}

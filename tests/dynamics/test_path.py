@@ -242,3 +242,7 @@ def test_a_failed_year_is_named(model):
     with pytest.raises(PathNotConverged, match=r"2030") as info:
         require_path_converged(result, years)
     assert "2029" not in str(info.value)
+    # the years after the failed one are not solved (a failed draw in a sweep costs only its years so far)
+    iterations = np.asarray(result.iterations)
+    assert iterations[k] > 0 and (iterations[k + 1:] == 0).all()
+    assert not converged[k + 1:].any()

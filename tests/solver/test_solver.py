@@ -73,3 +73,29 @@ def test_reused_factors_skip_the_first_jacobian():
     assert bool(st2.converged)
     assert int(st2.jacobians) < int(st2.iterations)
     np.testing.assert_allclose(x2, _toy_root(np.asarray(theta * 1.01)), rtol=1e-12)
+
+
+def _mixing(x, theta):
+    # a non-symmetric coupled system, so that J and Jᵀ differ: x_i + 0.3 tanh(x_{i+1}) - 0.2 x_{i-1}^2 = θ_i
+    return x + 0.3 * jnp.tanh(jnp.roll(x, -1)) - 0.2 * jnp.roll(x, 1) ** 2 - theta
+
+
+@pytest.mark.parametrize("options", [TIGHT, SolverOptions(tol=1e-13, tangent_restart=1, tangent_restarts=1)],
+                         ids=["krylov", "dense_fallback"])
+def test_derivative_passes_agree_with_a_dense_implicit_derivative(options):
+    """Forward and reverse derivatives (preconditioned GMRES, or the dense fallback when GMRES is given
+    too few steps to meet its tolerance) equal -J⁻¹ ∂F/∂θ computed densely at the root."""
+    theta = jnp.linspace(0.1, 0.6, 6)
+    x = solve(_mixing, jnp.zeros(6), theta, options)[0]
+    dense = -jnp.linalg.solve(jax.jacfwd(_mixing)(x, theta), jax.jacfwd(_mixing, argnums=1)(x, theta))
+    w = jnp.arange(1.0, 7.0)
+    reverse = jax.grad(lambda t: jnp.dot(w, solve(_mixing, jnp.zeros(6), t, options)[0]))(theta)
+    np.testing.assert_allclose(reverse, w @ dense, rtol=1e-10)
+    forward = jax.jvp(lambda t: solve(_mixing, jnp.zeros(6), t, options)[0], (theta,), (w,))[1]
+    np.testing.assert_allclose(forward, dense @ w, rtol=1e-10)
+
+
+def test_an_unattempted_solve_is_not_converged():
+    theta = jnp.array([0.5, 1.0, 2.0])
+    x, status = solve(_toy, jnp.asarray(_toy_root(np.asarray(theta))), theta, TIGHT, attempt=False)
+    assert not bool(status.converged) and int(status.iterations) == 0
