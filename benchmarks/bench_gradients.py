@@ -12,9 +12,9 @@ the scenario effect (two paths in each call). Timings are wall-clock; the machin
 after, since other processes sharing the cores slow every figure down.
 
 Where the time goes: the forward path reuses Jacobian factors across iterations and years (a handful of LU
-factorisations for 33 years), while every derivative pass through ``solver.solve`` (``lax.custom_root`` with
-``_tangent_solve``) builds a fresh dense Jacobian of each year's system (n forward-mode products) and solves
-with it. The gradient therefore costs about 33 Jacobians more than the forward path; the ratio grows with n.
+factorisations for 33 years). Each year's derivative pass through ``solver.solve`` solves Jᵀλ = ḡ by GMRES
+preconditioned with that year's final quasi-Newton inverse (a few vector–Jacobian products), so the reverse
+pass costs about as much as the forward path; the dense Jacobian is built only where GMRES falls short.
 """
 
 from __future__ import annotations

@@ -92,6 +92,9 @@ def cmd_run_scenario(args) -> int:
 
     model = reference_model(regions=args.regions)
     scenarios = [parse_scenario(f, model) for f in args.files]
+    region = model.economy.benchmark.sets.region_of(args.region)
+    if region != args.region:
+        print(f"{args.region} is part of region {region} in this aggregation: the scenario figures are for {region}")
     scales = tuple(float(v) for v in args.scale.split(",")) if args.scale else (1.0,)
     reference, reused = cached_reference(model, None if args.no_cache else args.cache)
     print(f"reference path: {'reused from cache' if reused else 'solved'}")
@@ -106,9 +109,9 @@ def cmd_run_scenario(args) -> int:
         if not args.no_figures:
             from noreg_jax.figures import scenario_figures
 
-            for f in scenario_figures(reference, ds, out, args.region):
+            for f in scenario_figures(reference, ds, out, region):
                 print(f"figure: {f}")
-        print(format_scenario_summary(reference, ds, args.region))
+        print(format_scenario_summary(reference, ds, region))
     print(f"results: {out}")
     return 0
 

@@ -43,6 +43,16 @@ class Sets:
         """County codes that make up region n (itself, unless the data were aggregated)."""
         return self.members[n] if self.members else (self.regions[n],)
 
+    def region_of(self, code: str) -> str:
+        """The region that is, or holds, the region or county ``code`` (e.g. TRO -> REST in two_regions)."""
+        if code in self.regions:
+            return code
+        for n, region in enumerate(self.regions):
+            if code in self.counties_of(n):
+                return region
+        raise DataError(f"region {code!r} is neither a region nor a county of this model; "
+                        f"regions: {', '.join(self.regions)}")
+
     @property
     def n_regions(self) -> int:
         return len(self.regions)

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from noreg_jax import plotting
-from noreg_jax.results import annual_growth, mainland
+from noreg_jax.results import annual_growth, mainland, require_region
 
 COUNTIES = 11
 
@@ -79,8 +79,7 @@ def scenario_figures(reference: xr.Dataset, scenario: xr.Dataset, out: Path | st
     employment, as deviations of ``scenario`` from ``reference``."""
     out = Path(out)
     name = scenario.attrs.get("name", "scenario")
-    if region not in scenario.region.values:
-        region = str(scenario.region.values[0])
+    require_region(scenario, region)
     paths = []
     cum = (scenario.migration - reference.migration).cumsum("year").sel(region=region)
     fig, ax = plt.subplots(figsize=(7, 4))

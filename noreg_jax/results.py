@@ -164,11 +164,17 @@ def deviation(scenario: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def require_region(ds: xr.Dataset, region: str) -> None:
+    """Raise ValueError unless ``region`` is a region of the results (see ``Sets.region_of`` for counties)."""
+    if region not in ds.region.values:
+        raise ValueError(f"region {region!r} is not a region of these results "
+                         f"({', '.join(map(str, ds.region.values))})")
+
+
 def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> dict:
     """The figures the article reports for its scenarios (MODEL.md §8), as deviations from the reference."""
     last = int(scenario.year[-1])
-    if region not in scenario.region.values:
-        region = str(scenario.region.values[0])
+    require_region(scenario, region)
     pop = lambda ds: ds.population.sum("education")
     emp = lambda ds: ds.employment.sum(("sector", "education"))
     gp = lambda ds: ds.gross_product.sum("sector")

@@ -75,6 +75,18 @@ def _merit(f):
     return jnp.where(jnp.all(jnp.isfinite(f)), 0.5 * jnp.sum(f * f), jnp.inf)
 
 
+def _when(pred, fn, default):
+    """``fn()`` where ``pred``, else ``default`` (same structure): ``lax.cond`` that stays lazy under ``vmap``.
+
+    Under ``vmap`` a ``lax.cond`` with a batched predicate becomes a select that runs both branches for
+    every lane, every time. A ``while_loop`` with a batched predicate instead runs its body only while
+    some lane needs it (for all lanes, keeping each lane's result only where its predicate holds), so
+    an expensive rare branch (a Jacobian refresh, Levenberg–Marquardt, a dense fallback) costs nothing in
+    a batch where no lane takes it.
+    """
+    return lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), fn()), (jnp.asarray(pred), default))[1]
+
+
 def _apply_inverse(factors, y, transpose: bool = False):
     """H y (or Hᵀ y) for the quasi-Newton inverse H = J₀⁻¹ + Σ u_k v_kᵀ held in ``factors``."""
     lu, piv, u, v, _ = factors
@@ -125,7 +137,7 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
 
     def body(state):
         x, f, lu, piv, u, v, k, need, it, njac, lm = state
-        lu, piv = lax.cond(need, factorise, lambda _: (lu, piv), x)
+        lu, piv = _when(need, lambda: factorise(x), (lu, piv))
         u = jnp.where(need, 0.0, u)
         v = jnp.where(need, 0.0, v)
         k = jnp.where(need, 0, k)
@@ -148,10 +160,10 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
             return jnp.any(accept), trial_x[j], trial_f[j]
 
         # the full step first; the shorter ones (all at once) only when it is rejected
-        ok, step_x, step_f = lax.cond(full_ok, lambda _: (full_ok, full_x, full_f), backtrack, None)
+        ok, step_x, step_f = _when(~full_ok, lambda: backtrack(None), (full_ok, full_x, full_f))
         # Levenberg–Marquardt only when even a fresh Jacobian gives no acceptable step
         try_lm = ~ok & fresh
-        x_lm, f_lm, lm_ok = lax.cond(try_lm, levenberg_marquardt, lambda x, f: (x, f, jnp.asarray(False)), x, f)
+        x_lm, f_lm, lm_ok = _when(try_lm, lambda: levenberg_marquardt(x, f), (x, f, jnp.asarray(False)))
         lm_ok = try_lm & lm_ok
         x_new = jnp.where(ok, step_x, jnp.where(lm_ok, x_lm, x))
         f_new = jnp.where(ok, step_f, jnp.where(lm_ok, f_lm, f))
@@ -207,7 +219,7 @@ def _krylov_solve(matvec, b, precondition, options: SolverOptions):
                                          solve_method="batched")
     b_norm = jnp.linalg.norm(b)
     good = jnp.all(jnp.isfinite(x)) & (jnp.linalg.norm(matvec(x) - b) <= 10.0 * options.tangent_tol * b_norm)
-    return lax.cond(good, lambda: x, lambda: _dense_solve(matvec, b))
+    return _when(~good, lambda: _dense_solve(matvec, b), x)
 
 
 def _tangent_linear_solve(matvec, b, factors, options: SolverOptions):

@@ -61,9 +61,8 @@ print(f"{sets.n_regions} regions ({', '.join(sets.regions)}) x {sets.n_sectors} 
       f"x {sets.n_education} education groups" + (f", aggregated by {REGIONS}" if REGIONS else ""))
 
 # The model region that holds each county (the county itself unless the data were aggregated).
-region_of = {county: sets.regions[n] for n in range(sets.n_regions) for county in sets.counties_of(n)}
-focus = region_of["TRO"]  # the region of the article's Fig. 6–8
-capital_regions = list(dict.fromkeys(region_of[c] for c in ("OSL", "VIK")))  # Oslo + Viken
+focus = sets.region_of("TRO")  # the region of the article's Fig. 6–8
+capital_regions = list(dict.fromkeys(sets.region_of(c) for c in ("OSL", "VIK")))  # Oslo + Viken
 
 # %% [markdown]
 # ## The reference path

@@ -512,10 +512,16 @@ def cmd_sobol(args) -> int:
                                                   regions=getattr(args, "regions", None))
     check_design(cfg)
     client = None
+    if args.dask_workers and args.dask_scheduler:
+        raise ConfigError("give either --dask-workers (a local cluster) or --dask-scheduler (an existing one)")
     if args.dask_workers:
         from sensitivity.distributed import local_client
 
         client = local_client(args.dask_workers)
+    elif args.dask_scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.dask_scheduler)
     try:
         result = run_config(cfg, args.out, max_chunks=args.max_chunks, progress=not args.quiet,
                             figures=not args.no_figures, distributed=client)
@@ -540,6 +546,9 @@ def register_cli(sensitivity_subparsers):
     p.add_argument("--vmap-width", type=int, default=None, help="override the draws solved side by side")
     p.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (resume later)")
     p.add_argument("--dask-workers", type=int, default=0, help="run the sweep on a local Dask cluster of this size")
+    p.add_argument("--dask-scheduler", default=None,
+                   help="run the sweep on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers must "
+                        "import this project and read the config's files)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sobol)

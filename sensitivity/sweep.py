@@ -9,9 +9,11 @@ every row of a draw matrix (N × d):
 - a chunk is split across all local JAX devices (``jax.shard_map`` over a one-axis mesh ``draws``); on each
   device its rows run through ``lax.map`` with ``batch_size = vmap_width``: ``vmap_width = 1`` solves the
   draws one after the other, a larger width solves that many side by side with ``vmap``. Choose it per
-  machine (``benchmarks/bench_sweep.py``). On the CPU, 1 is fastest by far: under ``vmap`` the solver's
-  ``lax.cond`` branches (Jacobian refresh, Levenberg–Marquardt) become selects, so every batched
-  iteration pays for a fresh Jacobian and an LM step. On a GPU a wider batch may pay;
+  machine (``benchmarks/bench_sweep.py``). On the CPU, 1 is fastest by far (two_regions: 31 paths/s
+  against 0.4 at width 8): the solver's rare branches stay lazy under ``vmap`` (``solver._when``), but
+  XLA:CPU's batched LU is slow (8 LU factorisations of 153 × 153: 45 ms batched against 0.22 ms each
+  alone, measured 2026-11-27; the rest of the gap is not profiled). On a GPU a wider batch should pay
+  (unmeasured: no GPU was lent);
 - after every chunk its results and the status of every draw are written to ``chunk_NNNNN.npz``
   (atomically: a temporary file, then ``os.replace``), beside ``manifest.json`` and ``draws.npy``. A sweep
   that was killed resumes where it stopped: finished chunks are read, not recomputed; a half-written

@@ -123,3 +123,13 @@ def test_run_reference_command(tmp_path, capsys):
     assert ds.converged.values.all()
     printed = capsys.readouterr().out
     assert "results:" in printed and "OSVI" in printed and "REST" in printed
+
+
+def test_a_county_inside_an_aggregated_region_is_found_and_a_stranger_is_named():
+    from noreg_jax.data import DataError
+    from noreg_jax.parameters import load_economy
+
+    sets = load_economy(regions="two_regions.csv").benchmark.sets
+    assert sets.region_of("TRO") == "REST" and sets.region_of("OSL") == "OSVI" and sets.region_of("REST") == "REST"
+    with pytest.raises(DataError, match=r"'XYZ'.*regions: OSVI, REST"):
+        sets.region_of("XYZ")

@@ -60,3 +60,20 @@ def test_a_dask_sweep_can_be_finished_locally(client, tmp_path):
     assert finished.complete and len(seen) == 2
     fresh = run_sweep(draws, build_evaluator(SPEC), tmp_path / "fresh", chunk_size=CHUNK)
     np.testing.assert_array_equal(finished.outcomes, fresh.outcomes)
+
+
+def test_the_cli_runs_a_model_sweep_on_an_existing_cluster(client, tmp_path, capsys):
+    """`noreg sensitivity sobol CONFIG --dask-scheduler ADDRESS`: the chunks of the small model config run on
+    the cluster's workers and the sweep is written (and would resume) like a local one."""
+    from noreg_jax.cli import main
+    from sensitivity.sobol import CONFIG_DIR
+    from sensitivity.sweep import load_sweep
+
+    argv = ["sensitivity", "sobol", str(CONFIG_DIR / "ci_small.toml"), "--out", str(tmp_path),
+            "--dask-scheduler", client.scheduler.address, "--chunk-size", "4", "--max-chunks", "1",
+            "--no-figures", "--quiet"]
+    assert main(argv) == 0
+    assert "resume" in capsys.readouterr().out
+    sweep = load_sweep(tmp_path / "sweep")
+    assert int(sweep.done.sum()) == 4 and not sweep.complete and sweep.n_failed == 0
+    assert np.isfinite(sweep.outcomes[sweep.done]).all()
