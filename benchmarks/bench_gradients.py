@@ -26,6 +26,8 @@ import time
 
 import jax
 
+from report import load_average, table  # benchmarks/report.py (the script's folder is on sys.path)
+
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.drivers import reference_model
 from noreg_jax.equilibrium import n_unknowns
@@ -38,13 +40,6 @@ AGGREGATIONS = {"counties": None, "two_regions": "two_regions.csv", "trondelag_r
                 "landsdeler": "landsdeler.csv"}
 OUTCOME = {"counties": "population:TRO:2050", "trondelag_rest": "population:TRO:2050",
            "two_regions": "population:REST:2050", "landsdeler": "population:TROL:2050"}
-
-
-def _load() -> str:
-    try:
-        return "load average %.2f %.2f %.2f (1, 5, 15 min)" % os.getloadavg()
-    except OSError:
-        return "load average unavailable"
 
 
 def _timed(fn, *args, **kwargs):
@@ -85,20 +80,12 @@ def main(argv=None) -> int:
     parser.add_argument("--scenario", default=None, help="differentiate this scenario's effect instead")
     parser.add_argument("--tol", type=float, default=SolverOptions().tol)
     args = parser.parse_args(argv)
-    print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} cores; {_load()}")
+    print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} cores; {load_average()}")
     rows = [bench(name, AGGREGATIONS[name], args.repeats, args.scenario, SolverOptions(tol=args.tol))
             for name in args.aggregations]
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.rjust(widths[c]) for c in columns))
-    for r in rows:
-        print("  ".join(_fmt(r[c]).rjust(widths[c]) for c in columns))
-    print(_load())
+    print(table(rows, list(rows[0])))
+    print(load_average())
     return 0
-
-
-def _fmt(v) -> str:
-    return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time
 import jax
 import numpy as np
 
+from report import load_average, table  # benchmarks/report.py (the script's folder is on sys.path)
+
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.drivers import reference_model
 from noreg_jax.dynamics import require_path_converged, simulate
@@ -34,13 +36,6 @@ from noreg_jax.parameters import load_economy
 AGGREGATIONS = {"counties": None, "two_regions": "two_regions.csv", "landsdeler": "landsdeler.csv",
                 "trondelag_rest": "trondelag_rest.csv"}
 TRONDELAG = ("TRO", "TROL", "REST")  # the region holding Trøndelag, by aggregation
-
-
-def _load() -> str:
-    try:
-        return "load average %.2f %.2f %.2f (1, 5, 15 min)" % os.getloadavg()
-    except OSError:
-        return "load average unavailable"
 
 
 def _timed(fn, *args):
@@ -81,15 +76,6 @@ def bench_path(name, regions, repeats, grad):
     return row, grow
 
 
-def _table(rows, columns):
-    fmt = {float: "{:.3f}".format, int: "{:d}".format, str: str, bool: str}
-    cells = [[fmt.get(type(r[c]), str)(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[k]) for row in cells)) for k, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs after compilation (median; at least 3)")
@@ -100,7 +86,7 @@ def main(argv=None):
     repeats = max(3, args.repeats)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"jax {jax.__version__} on {jax.devices()[0].platform}; python {platform.python_version()}")
-    print(f"before: {_load()}")
+    print(f"before: {load_average()}")
     rows, grows = [], []
     for name in args.aggregations:
         row, grow = bench_path(name, AGGREGATIONS[name], repeats, not args.no_grad)
@@ -108,13 +94,13 @@ def main(argv=None):
         if grow:
             grows.append(grow)
     print(f"\nreference path {rows[0]['years']} years, default SolverOptions; run = median of {repeats}")
-    print(_table(rows, ["aggregation", "shape", "unknowns", "compile_s", "run_s", "it_min", "it_mean", "it_max",
+    print(table(rows, ["aggregation", "shape", "unknowns", "compile_s", "run_s", "it_min", "it_mean", "it_max",
                         "jacobians", "paths_per_s"]))
     if grows:
         print("\njax.grad of one 2050 outcome w.r.t. the whole PathModel (run = median after compilation; "
               "ratio = gradient / forward path)")
-        print(_table(grows, ["aggregation", "outcome", "compile_s", "run_s", "ratio", "finite", "d/d beta"]))
-    print(f"\nafter: {_load()}")
+        print(table(grows, ["aggregation", "outcome", "compile_s", "run_s", "ratio", "finite", "d/d beta"]))
+    print(f"\nafter: {load_average()}")
 
 
 if __name__ == "__main__":

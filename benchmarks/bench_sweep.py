@@ -30,6 +30,8 @@ from pathlib import Path
 
 import jax
 
+from report import load_average, table  # benchmarks/report.py (the script's folder is on sys.path)
+
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.drivers import reference_model
 from sensitivity.sobol import block_size, config_uncertainty, load_config, sample
@@ -37,13 +39,6 @@ from sensitivity.sweep import Headline, model_evaluator, run_sweep
 
 AGGREGATIONS = {"counties": None, "two_regions": "two_regions.csv", "trondelag_rest": "trondelag_rest.csv"}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load() -> str:
-    try:
-        return "load average %.2f %.2f %.2f (1, 5, 15 min)" % os.getloadavg()
-    except OSError:
-        return "load average unavailable"
 
 
 def bench(name, regions, batch, vmap_width, draws_pool, cfg):
@@ -62,15 +57,6 @@ def bench(name, regions, batch, vmap_width, draws_pool, cfg):
             "failed": second.n_failed}
 
 
-def _table(rows, columns):
-    fmt = {float: "{:.3f}".format, int: "{:d}".format, str: str}
-    cells = [[fmt.get(type(r[c]), str)(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[k]) for row in cells)) for k, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aggregations", nargs="+", default=["two_regions", "counties"], choices=list(AGGREGATIONS))
@@ -85,17 +71,17 @@ def main(argv=None):
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"jax {jax.__version__} on {jax.devices()[0].platform} ({jax.device_count()} device(s)); "
           f"python {platform.python_version()}")
-    print(f"before: {_load()}", flush=True)
+    print(f"before: {load_average()}", flush=True)
     rows = []
     for name in args.aggregations:
         for batch in args.batches:
             rows.append(bench(name, AGGREGATIONS[name], batch, 1, pool, cfg))
-            print(_table(rows[-1:], list(rows[-1])), flush=True)
+            print(table(rows[-1:], list(rows[-1])), flush=True)
             if args.vmap and 1 < batch <= 8:
                 rows.append(bench(name, AGGREGATIONS[name], batch, batch, pool, cfg))
-                print(_table(rows[-1:], list(rows[-1])), flush=True)
+                print(table(rows[-1:], list(rows[-1])), flush=True)
     print("\nreference path 2018–2050 per draw; run = second call (after compilation)")
-    print(_table(rows, ["aggregation", "batch", "vmap_width", "compile_s", "run_s", "paths_per_s", "wall_s",
+    print(table(rows, ["aggregation", "batch", "vmap_width", "compile_s", "run_s", "paths_per_s", "wall_s",
                         "wall_paths_per_s", "failed"]))
     want = "counties" if cfg.regions is None else next((k for k, v in AGGREGATIONS.items() if v == cfg.regions), None)
     measured = [r for r in rows if r["aggregation"] == want and r["vmap_width"] == 1]
@@ -107,7 +93,7 @@ def main(argv=None):
         print(f"\n{Path(args.config).name}: {n_draws} draws x {1 + len(cfg.scenarios)} paths = {n_paths} paths; "
               f"at {best['paths_per_s']:.2f} paths/s (batch {best['batch']}) + compilation: about "
               f"{seconds / 3600:.2f} h ({seconds / 60:.0f} min) on this machine, one process")
-    print(f"\nafter: {_load()}")
+    print(f"\nafter: {load_average()}")
 
 
 if __name__ == "__main__":

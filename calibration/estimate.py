@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel
 from noreg_jax.solver import SolverOptions
 from sensitivity import gradients as G
@@ -59,7 +59,7 @@ class EstimationError(ValueError):
 
 
 def _err(path, field_name, value, why) -> EstimationError:
-    return EstimationError(f"{path}: field '{field_name}' {why} (value {value!r})")
+    return field_error(EstimationError, path, field_name, value, why)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,11 +128,7 @@ class EstimationConfig:
 
 
 def _number(path, name, raw, positive=False):
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-        raise _err(path, name, raw, "must be a finite number")
-    if positive and not raw > 0:
-        raise _err(path, name, raw, "must be > 0")
-    return float(raw)
+    return finite_number(EstimationError, path, name, raw, positive)
 
 
 def _table(path, name, raw, allowed):
@@ -222,12 +218,7 @@ def _target(path, k, raw, synthetic: bool) -> TargetSpec:
 def load_config(path: Path | str, text: str | None = None) -> EstimationConfig:
     """Read and validate an estimation config (TOML). Checks needing the model come in :func:`prepare`."""
     path = Path(path)
-    try:
-        data = tomllib.loads(text if text is not None else path.read_text())
-    except FileNotFoundError:
-        raise EstimationError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EstimationError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(EstimationError, path, text)
     _table(path, "", data, {"name", "description", "regions", "solver", "optimiser", "synthetic", "parameters",
                             "targets"})
     name = data.get("name", path.stem)

@@ -25,7 +25,6 @@ results are differentiable in the shock sizes and scenarios batch with ``vmap``.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import equinox as eqx
@@ -33,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import FIRST_YEAR, LAST_YEAR, PathModel
 from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
 
@@ -75,7 +75,7 @@ class Scenario(eqx.Module):
 
 
 def _err(path, field, value, why):
-    return ScenarioError(f"{path}: field '{field}' {why} (value {value!r})")
+    return field_error(ScenarioError, path, field, value, why)
 
 
 def _codes(path, field, raw, labels, what):
@@ -93,22 +93,13 @@ def _codes(path, field, raw, labels, what):
 
 
 def _number(path, field, raw):
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise _err(path, field, raw, "must be a number")
-    if not np.isfinite(raw):
-        raise _err(path, field, raw, "must be finite")
-    return float(raw)
+    return finite_number(ScenarioError, path, field, raw)
 
 
 def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) -> Scenario:
     """Read and validate a scenario file against the model's regions, sectors, education groups and years."""
     path = Path(path)
-    try:
-        data = tomllib.loads(text if text is not None else path.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(ScenarioError, path, text)
     known = {"name", "description", "shocks", "parameters"}
     for key in data:
         if key not in known:

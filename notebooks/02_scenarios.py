@@ -46,6 +46,7 @@ import pandas as pd
 
 import noreg_jax
 from noreg_jax import plotting
+from noreg_jax.data import DataError
 from noreg_jax.drivers import reference_model
 from noreg_jax.results import deviation, format_scenario_summary, mainland, scenario_headline
 from noreg_jax.runs import run_reference, run_scenarios
@@ -90,7 +91,10 @@ def read_scenario(path: Path):
     changed = {}
 
     def held_by(code: re.Match) -> str:
-        region = region_of.get(code[1], code[1])
+        try:
+            region = sets.region_of(code[1])
+        except DataError:  # not a region or county code: left for parse_scenario to report
+            region = code[1]
         if region != code[1]:
             changed[code[1]] = region
         return f'"{region}"'

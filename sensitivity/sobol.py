@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from noreg_jax.config_files import read_toml
 from noreg_jax.data import DataError
 from sensitivity.sweep import (
     DrawOutput,
@@ -119,12 +119,7 @@ def _resolve(base: Path, raw: str, path, field_name) -> str:
 def load_config(path) -> SobolConfig:
     """Read and validate a Sobol config (TOML; see sensitivity/configs/ci_small.toml)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(ConfigError, path)
     known = {"name", "description", "regions", "uncertainty", "scenarios", "outcomes", "sobol", "sweep", "estimate"}
     for key in data:
         if key not in known:
