@@ -21,9 +21,8 @@ def _batch_simulate(models):
     """Solve a stacked batch of paths in one compiled computation.
 
     On an accelerator the batch is a ``vmap``. On the CPU it is a ``lax.map`` (the same compiled path
-    applied to each member in turn): under ``vmap`` the solver's conditional branches (Jacobian refresh,
-    backtracking, Levenberg–Marquardt) become selects that run on every iteration, which made batches of
-    two ~100× slower than one by one on 2 CPU cores; ``lax.map`` gives bit-identical results.
+    applied to each member in turn): ``vmap`` was measured ~75× slower per path on 2 CPU cores (XLA:CPU's
+    batched LU is slow; see :mod:`sensitivity.sweep`); ``lax.map`` gives bit-identical results.
     """
     if jax.default_backend() == "cpu":
         return jax.lax.map(simulate, models)

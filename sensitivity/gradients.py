@@ -104,8 +104,8 @@ def paths(theta: dict, model: PathModel, scenarios=(), options: SolverOptions = 
     """The reference path of ``model`` with parameters ``theta`` and, with scenarios, every scenario's path.
 
     Without scenarios: one :class:`PathResult`. With scenarios: a batched PathResult, index 0 the reference
-    path and k the k-th scenario, solved one after the other by ``lax.map`` (under ``vmap`` the solver's
-    branches would all be evaluated in every iteration). The scenarios' shock sizes are ``theta["shock_value"]``.
+    path and k the k-th scenario, solved one after the other by ``lax.map`` (``vmap`` is far slower on the CPU:
+    see :mod:`sensitivity.sweep`). The scenarios' shock sizes are ``theta["shock_value"]``.
     """
     base = with_parameters(model, theta)
     run = partial(simulate, options=options)
