@@ -174,9 +174,8 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
             jax.debug.callback(progress, t_drivers["year"], ordered=True)
         return PathState(x, factors, capital, carry.migration + flows, status.converged), out
 
+    # conv is already cumulative: a year after a failed one is not attempted, so it is not converged
     _, (outcomes, flows, conv, its, jacs, maxres) = lax.scan(step, init, per_year)
-    # a year is an equilibrium of the path only if every year before it was too
-    conv = jnp.cumprod(conv.astype(jnp.int32)).astype(bool)
     return PathResult(outcomes, flows, conv, its, jacs, maxres)
 
 
