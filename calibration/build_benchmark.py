@@ -414,9 +414,26 @@ def labour_by_education(sets: Sets, prod: dict[str, np.ndarray], src: RegionalSo
         row_targets = prod["persons"][r]
         col_targets = src.education_share[r] * row_targets.sum()
         persons[r] = ras(profile, row_targets, col_targets, name=f"labour by education, {region}")
-    wage_bill = persons * sets.relative_wage[None, None, :]
-    compensation = prod["compensation"][:, :, None] * wage_bill / wage_bill.sum(axis=2, keepdims=True)
+    compensation = compensation_by_education(prod["compensation"], persons, sets.relative_wage)
     return persons, compensation
+
+
+def compensation_by_education(sector_compensation, persons, national_ratio, iterations=200):
+    """Split each (region, sector)'s compensation over education groups so that the *national* average
+    earnings per person relative to the first group equal ``national_ratio`` (SSB earnings statistics,
+    calibration/mappings/education.csv). Within a sector group e earns persons × ω_e; the within-sector
+    ratios ω solve the fixed point ω ← ω · target / achieved (sector mix makes them differ from the
+    national ratios: the highly educated work in high-wage industries)."""
+    omega = np.array(national_ratio, dtype=float)
+    for _ in range(iterations):
+        wage_bill = persons * omega[None, None, :]
+        compensation = sector_compensation[:, :, None] * wage_bill / wage_bill.sum(axis=2, keepdims=True)
+        per_person = compensation.sum(axis=(0, 1)) / persons.sum(axis=(0, 1))
+        achieved = per_person / per_person[0]
+        if np.abs(achieved / national_ratio - 1).max() < 1e-13:
+            return compensation
+        omega = omega * national_ratio / achieved
+    raise BenchmarkError(f"education.csv relative_wage: no within-sector wage ratios reproduce {national_ratio}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -780,9 +797,10 @@ def parameters(sets: Sets, household_budget_share: np.ndarray, assume: dict[str,
             kl_source = f"KL {remes_sector} capped 5.00 replaced by 1.0 as in the REMES code"
         production.append([
             code, elas[(remes_sector, "KLEM")], elas[(remes_sector, "KLE")], sigma_kl,
-            assume["sigma_labour"], assume["sigma_energy"], assume["sigma_materials"],
+            assume["sigma_labour"], assume["sigma_nontertiary"], assume["sigma_tertiary"], assume["sigma_energy"],
+            assume["sigma_materials"],
             f"Koesler & Schymura via REMES TestElasNo ELAS {remes_sector} (KLEM, KLE; {kl_source}); "
-            "sigma_labour, sigma_energy, sigma_materials ASSUMED",
+            "labour nest from the skill-substitution literature (docs/model.md); sigma_energy, sigma_materials ASSUMED",
         ])
         armington = elasp[(remes_commodity, "ps1")]
         if sets.public[k]:
@@ -931,8 +949,8 @@ def write(b: Benchmark, out_root: Path) -> list[Path]:
     consumption = b.household_consumption.sum(axis=(0, 1))
     params = parameters(s, consumption / consumption.sum(), load_assumptions())
     headers = {
-        "production_elasticities": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_energy",
-                                    "sigma_materials", "source"],
+        "production_elasticities": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary",
+                                    "sigma_tertiary", "sigma_energy", "sigma_materials", "source"],
         "trade_elasticities": ["good", "sigma_armington", "sigma_domestic", "eta_export", "source"],
         "household_parameters": ["good", "income_elasticity", "source"],
         "household_scalars": ["item", "value", "source"],

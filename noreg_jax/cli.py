@@ -116,6 +116,53 @@ def cmd_run_scenario(args) -> int:
     return 0
 
 
+def _article_paths(args):
+    """The reference path (cached) and the article's two scenarios: (reference, scenario 1, scenario 2).
+
+    Scenario 1 is None (not run) where its region is not a region of this division.
+    """
+    from noreg_jax.article import SCENARIO_FILES, SCENARIO_REGION, SCENARIOS_DIR
+    from noreg_jax.drivers import reference_model
+    from noreg_jax.runs import cached_reference, run_scenarios
+    from noreg_jax.scenarios import parse_scenario
+
+    model = reference_model(regions=args.regions)
+    run_s1 = SCENARIO_REGION in model.economy.benchmark.sets.regions
+    if not run_s1:
+        print(f"scenario 1 not run: {SCENARIO_REGION} is not a region of this division", file=sys.stderr)
+    files = SCENARIO_FILES if run_s1 else SCENARIO_FILES[1:]
+    scenarios = [parse_scenario(SCENARIOS_DIR / f, model) for f in files]
+    reference, reused = cached_reference(model, None if args.no_cache else args.cache)
+    print(f"reference path: {'reused from cache' if reused else 'solved'}; solving {len(scenarios)} scenario "
+          "path(s) as one batch ...", file=sys.stderr, flush=True)
+    paths = run_scenarios(model, scenarios)
+    return (reference, *paths) if run_s1 else (reference, None, *paths)
+
+
+def cmd_compare_article(args) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from noreg_jax.article import compare, format_table, load_published, model_figures
+
+    published = load_published()
+    table = compare(published, model_figures(*_article_paths(args)))
+    print(format_table(table, markdown=args.markdown))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".article_comparison.", suffix=".csv.tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            table.to_csv(f, index=False)
+        os.replace(tmp, out / "article_comparison.csv")
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    print(f"comparison: {out / 'article_comparison.csv'}", file=sys.stderr)
+    return 1 if table["sign_ok"].eq(False).any() else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noreg", description=__doc__)
     parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
@@ -142,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
     scn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     scn.set_defaults(func=cmd_run_scenario)
+    compare = sub.add_parser("compare", help="compare the model with published figures")
+    compare_sub = compare.add_subparsers(dest="what", required=True)
+    about = ("the article's figures for the reference path and both scenarios; exit status 1 if a sign differs "
+             "(progress on stderr, the table on stdout)")
+    art = compare_sub.add_parser("article", help=about, description=about)
+    art.add_argument("--out", default="results/compare", help="output directory (article_comparison.csv)")
+    art.add_argument("--cache", default="results/cache", help="where the reference path is cached")
+    art.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
+    art.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    art.set_defaults(func=cmd_compare_article)
     sens = sub.add_parser("sensitivity", help="gradients and Sobol indices of path outcomes")
     sens_sub = sens.add_subparsers(dest="analysis", required=True)
     from sensitivity import gradients, sobol

@@ -5,9 +5,15 @@ pytree and the :class:`noreg_jax.dynamics.DynamicParameters`.
 Population by region × education in year t: the benchmark matrix scaled by iterative proportional
 fitting to the year's county totals (SSB 07459 / the 2022 projection) and national education shares.
 
-Government savings (real) and foreign savings grow with public consumption (1.4 %/yr): held constant
-while the economy grows, these large fixed amounts would make investment, and so capital, lag behind
-income (ASSUMED; the article does not state its savings closure over time).
+Savings follow petroleum revenue and the fiscal rule (docs/model.md, "Savings"): the state's petroleum
+cash flow (``petroleum_cash_flow_2018``) is saved in the Government Pension Fund and scales with petroleum
+activity (the PETRO capital index); the rest of government savings grows with public consumption
+(1.4 %/yr). The current-account surplus (negative foreign savings) is the petroleum surplus and scales with
+petroleum activity as well.
+
+Power supply (POWER) and power-intensive industry (METAL) have exogenous capital growing at
+``power_capacity_growth``: hydro and wind capacity are limited by resources and licensing, and smelter capacity
+by long-term power contracts, so power-intensive industry cannot grow without bound at fixed world prices.
 
 TFP: the reference path's growth rates (1.0 %/yr private mainland, 0.3 %/yr public services) are read
 as value-added productivity, as in Perspektivmeldingen; the model's TFP is Hicks-neutral on gross
@@ -28,6 +34,10 @@ from noreg_jax.parameters import Economy
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 PETROLEUM = "PETRO"
+POWER = "POWER"
+#: sectors whose capital follows the power capacity path (power-intensive industry holds long-term power
+#: contracts and licences: its capacity is tied to power supply; docs/model.md)
+POWER_CAPACITY_SECTORS = (POWER, "METAL")
 
 
 def _by_year(path: Path, df, years):
@@ -82,15 +92,37 @@ def reference_population(economy: Economy, data_dir: Path, years) -> np.ndarray:
     return out
 
 
-def _scalars(data_dir: Path) -> dict:
+def scalars(data_dir: Path) -> dict:
+    """The items of ``scalars.csv`` (growth rates, elasticities, amounts) by name."""
     path = data_dir / "scalars.csv"
     df = _read_csv(path, ["item", "value"])
     vals = dict(zip(df["item"], _numeric(df, path, "value", allow_negative=True)))
     for item in ("public_consumption_growth", "energy_efficiency_growth", "depreciation",
-                 "investment_allocation_elasticity"):
+                 "investment_allocation_elasticity", "power_capacity_growth", "petroleum_cash_flow_2018", "voc_bach_gap_closed_by_2050"):
         if item not in vals:
             raise DataError(f"{path}: field 'item' lacks the row {item!r}")
     return vals
+
+
+def labour_productivity_index(economy: Economy, data_dir: Path, years) -> np.ndarray:
+    """National education-biased labour productivity [t, e] (calibration/education_bias.py)."""
+    s = economy.benchmark.sets
+    path = data_dir / "labour_productivity.csv"
+    df = _read_csv(path, ["year", "education", "index"])
+    yrs = _by_year(path, df, years)
+    e_index = _codes(df, path, "education", s.education, "education group")
+    values = _numeric(df, path, "index")
+    if not (values > 0).all():
+        raise DataError(f"{path}: field 'index' must be > 0, found {values[~(values > 0)][0]!r}")
+    out = np.full((len(years), s.n_education), np.nan)
+    pos = {y: k for k, y in enumerate(years)}
+    for y, e, v in zip(yrs, e_index, values):
+        if y in pos:
+            out[pos[y], e] = v
+    if np.isnan(out).any():
+        t, e = np.argwhere(np.isnan(out))[0]
+        raise DataError(f"{path}: field 'index' lacks education {s.education[e]!r} in year {years[t]}")
+    return out
 
 
 def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
@@ -102,7 +134,7 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
     years = tuple(years)
     T = len(years)
     t = np.arange(T)[:, None, None]
-    sc = _scalars(d)
+    sc = scalars(d)
     ppath = d / "productivity.csv"
     pdf = _read_csv(ppath, ["sector", "tfp_growth"])
     growth = np.zeros(s.n_sectors)
@@ -123,25 +155,32 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
     participation = base_participation[None] * np.array([part_index[y] for y in years])[:, None, None]
     capital_index = np.ones((T, s.n_regions, s.n_sectors))
     exogenous = np.zeros((s.n_regions, s.n_sectors))
+    petroleum = np.array([pet_index[y] for y in years])
     if PETROLEUM in s.sectors:
-        j = s.sector(PETROLEUM)
-        capital_index[:, :, j] = np.array([pet_index[y] for y in years])[:, None]
-        exogenous[:, j] = 1.0
+        capital_index[:, :, s.sector(PETROLEUM)] = petroleum[:, None]
+        exogenous[:, s.sector(PETROLEUM)] = 1.0
+    for code in POWER_CAPACITY_SECTORS:
+        if code in s.sectors:
+            capital_index[:, :, s.sector(code)] = ((1.0 + sc["power_capacity_growth"]) ** np.arange(T))[:, None]
+            exogenous[:, s.sector(code)] = 1.0
+    public_growth = (1.0 + sc["public_consumption_growth"]) ** np.arange(T)
+    cash_flow = sc["petroleum_cash_flow_2018"]
     return Drivers(
         years=years,
         population=jnp.asarray(reference_population(economy, d, years)),
         participation=jnp.asarray(participation),
+        worker_shift=jnp.zeros((T, s.n_regions, s.n_education)),
         tfp=jnp.asarray(np.asarray(p.tfp)[None] * (1.0 + gross_growth)[None] ** t),
         energy_efficiency=jnp.asarray(np.asarray(p.energy_efficiency)[None]
                                       * (1.0 + sc["energy_efficiency_growth"]) ** t),
-        labour_productivity=jnp.broadcast_to(p.labour_productivity, (T, *p.labour_productivity.shape)),
+        labour_productivity=jnp.asarray(np.asarray(p.labour_productivity)[None]
+                                        * labour_productivity_index(economy, d, years)[:, None, :]),
         government_demand=jnp.asarray(np.asarray(p.government_demand)[None]
                                       * (1.0 + sc["public_consumption_growth"]) ** t),
         capital_index=jnp.asarray(capital_index),
-        government_savings=jnp.asarray(float(p.government_savings) * (1.0 + sc["public_consumption_growth"])
-                                       ** np.arange(T)),
-        foreign_savings=jnp.asarray(float(p.foreign_savings) * (1.0 + sc["public_consumption_growth"])
-                                    ** np.arange(T)),
+        government_savings=jnp.asarray((float(p.government_savings) - cash_flow) * public_growth
+                                       + cash_flow * petroleum),
+        foreign_savings=jnp.asarray(float(p.foreign_savings) * petroleum),
         exogenous_capital=jnp.asarray(exogenous),
     )
 
@@ -149,7 +188,7 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
 def dynamic_parameters(economy: Economy, data_dir: Path | str = REFERENCE_DIR) -> DynamicParameters:
     """Depreciation, investment allocation elasticity and migration β_e (docs/drivers.md)."""
     d = Path(data_dir)
-    sc = _scalars(d)
+    sc = scalars(d)
     path = d / "migration.csv"
     df = _read_csv(path, ["education", "beta"])
     s = economy.benchmark.sets

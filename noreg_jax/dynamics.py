@@ -2,8 +2,9 @@
 capital accumulation and migration, as one differentiable function (``lax.scan``).
 
 Year t, given the state (capital stocks, cumulative migration) and the drivers of year t:
-1. population[r, e] = exogenous reference population (drivers) + cumulative endogenous migration;
-   labour supply = population × participation;
+1. population[r, e] = exogenous reference population (drivers) + cumulative endogenous migration
+   + worker shift (persons moved by a scenario who are all employed); labour supply = (reference population
+   + migration) × participation + worker shift;
 2. solve the year's equilibrium, warm-started from last year's solution and its Jacobian factors;
 3. capital: K[t+1] = (1 − δ) K[t] + κ·I_real[t]·ω[r, j], with ω ∝ K[r, j]·rental[r, j]^ε (new
    investment flows to high returns; ε = investment_elasticity) over the sectors with endogenous
@@ -46,6 +47,7 @@ class Drivers(eqx.Module):
     years: tuple[int, ...] = eqx.field(static=True)
     population: jnp.ndarray  # (T, R, E) reference population before endogenous migration, thousand
     participation: jnp.ndarray  # (T, R, E) labour force / population
+    worker_shift: jnp.ndarray  # (T, R, E) persons added who are all employed (scenario 1 moves workers), thousand
     tfp: jnp.ndarray  # (T, R, J)
     energy_efficiency: jnp.ndarray  # (T, R, J)
     labour_productivity: jnp.ndarray  # (T, R, E)
@@ -71,6 +73,7 @@ def constant_drivers(economy: Economy, years=range(FIRST_YEAR, LAST_YEAR + 1)) -
     T = len(years)
     rep = lambda a: jnp.broadcast_to(a, (T, *jnp.shape(a)))
     return Drivers(years=years, population=rep(p.population), participation=rep(p.labour_supply / p.population),
+                   worker_shift=jnp.zeros((T, *p.population.shape)),
                    tfp=rep(p.tfp), energy_efficiency=rep(p.energy_efficiency),
                    labour_productivity=rep(p.labour_productivity), government_demand=rep(p.government_demand),
                    capital_index=jnp.ones((T, *b.capital.shape)), government_savings=rep(p.government_savings),
@@ -88,13 +91,14 @@ class PathState(NamedTuple):
 def year_economy(model: PathModel, t_drivers, state: PathState) -> Economy:
     """The parameters of year t: drivers of year t and the state carried from the year before."""
     d, e = t_drivers, model.economy
-    population = d["population"] + state.migration
+    resident = d["population"] + state.migration
+    population = resident + d["worker_shift"]
     capital = jnp.where(model.drivers.exogenous_capital > 0, e.benchmark.capital * d["capital_index"], state.capital)
     params = eqx.tree_at(
         lambda p: (p.population, p.labour_supply, p.tfp, p.energy_efficiency, p.labour_productivity,
                    p.government_demand, p.capital_stock, p.government_savings, p.foreign_savings),
         e.params,
-        (population, population * d["participation"], d["tfp"], d["energy_efficiency"], d["labour_productivity"],
+        (population, resident * d["participation"] + d["worker_shift"], d["tfp"], d["energy_efficiency"], d["labour_productivity"],
          d["government_demand"], capital, d["government_savings"], d["foreign_savings"]))
     return Economy(e.benchmark, params)
 
@@ -155,7 +159,8 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     factors0 = jacobian_factors(residual, x0, e, options.broyden_memory)
     init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
     dr = model.drivers
-    per_year = {"population": dr.population, "participation": dr.participation, "tfp": dr.tfp,
+    per_year = {"population": dr.population, "participation": dr.participation, "worker_shift": dr.worker_shift,
+                "tfp": dr.tfp,
                 "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
                 "government_demand": dr.government_demand, "capital_index": dr.capital_index,
                 "government_savings": dr.government_savings, "foreign_savings": dr.foreign_savings,

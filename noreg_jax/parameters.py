@@ -18,7 +18,8 @@ from noreg_jax.data import Benchmark, DataError, _codes, _numeric, _read_csv
 
 DEFAULT_PARAMETER_DIR = Path(__file__).parent / "data" / "parameters"
 
-PRODUCTION_ELASTICITIES = ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_energy", "sigma_materials")
+PRODUCTION_ELASTICITIES = ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary",
+                           "sigma_tertiary", "sigma_energy", "sigma_materials")
 TRADE_ELASTICITIES = ("sigma_armington", "sigma_domestic", "eta_export")
 
 
@@ -33,7 +34,9 @@ class Parameters(eqx.Module):
     sigma_top: jnp.ndarray  # (J,) KLE vs materials
     sigma_kle: jnp.ndarray  # (J,) KL vs energy
     sigma_kl: jnp.ndarray  # (J,) capital vs labour
-    sigma_labour: jnp.ndarray  # (J,) between education groups
+    sigma_labour: jnp.ndarray  # (J,) σT: non-tertiary (low, voc) vs tertiary (bach, mast) labour
+    sigma_nontertiary: jnp.ndarray  # (J,) σN: low vs voc
+    sigma_tertiary: jnp.ndarray  # (J,) σH: bach vs mast
     sigma_energy: jnp.ndarray  # (J,) between energy goods
     sigma_materials: jnp.ndarray  # (J,) between non-energy goods
     # trade

@@ -183,7 +183,12 @@ def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str =
     return {
         "region": region,
         "migration_by_education": 1000 * (scenario.migration - reference.migration).sel(region=region)
-        .sum("year").to_pandas(),  # persons, cumulative 2018–2050
+        .sum("year").to_pandas(),  # persons (workers and their dependants), cumulative 2018–2050
+        # workers: a migrating household of group e has labour_force / population workers per person
+        "migrating_workers_by_education": 1000 * (
+            scenario.migration * scenario.labour_force / scenario.population
+            - reference.migration * reference.labour_force / reference.population).sel(region=region)
+        .sum("year").to_pandas(),
         "employment_pct": float(100 * (emp(scenario) / emp(reference) - 1).sel(region=region, year=last)),
         "population_pct": float(100 * (pop(scenario) / pop(reference) - 1).sel(region=region, year=last)),
         "real_wage_pct": (100 * (scenario.real_wage / reference.real_wage - 1)).sel(region=region, year=last)
@@ -203,7 +208,8 @@ def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str =
 def format_scenario_summary(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> str:
     h = scenario_headline(reference, scenario, region)
     r, y = h["region"], h["year"]
-    mig = ", ".join(f"{e} {v:+,.0f}" for e, v in h["migration_by_education"].items())
+    mig = ", ".join(f"{e} {v:+,.0f} ({w:+,.0f} workers)" for (e, v), w in
+                    zip(h["migration_by_education"].items(), h["migrating_workers_by_education"].values))
     wages = ", ".join(f"{e} {v:+.2f} %" for e, v in h["real_wage_pct"].items())
     ind = h["industries_pct"]
     return "\n".join([

@@ -13,7 +13,7 @@ A scenario file::
     mode = "growth"                # growth: % per year, compounding, kept after the last year
                                    # percent: % deviation in the years only; level: the value itself
     value = 1.0
-    transfer_from = "low"          # population only: the added persons leave this group (same region)
+    transfer_from = "low"          # population or workers: the added persons leave this group (same region)
 
     [parameters]                   # optional overrides of the parameter pytree
     sigma_labour = 2.0             # every entry
@@ -39,6 +39,7 @@ from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
 # driver name -> its dimensions after year
 DRIVERS = {
     "population": ("region", "education"),
+    "workers": ("region", "education"),  # employed persons: population × participation + worker_shift
     "participation": ("region", "education"),
     "labour_productivity": ("region", "education"),
     "tfp": ("region", "sector"),
@@ -150,8 +151,8 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
         transfer = raw.get("transfer_from")
         transfer_idx = None
         if transfer is not None:
-            if driver != "population":
-                raise _err(path, f"{where}.transfer_from", transfer, "applies to the population driver only")
+            if driver not in ("population", "workers"):
+                raise _err(path, f"{where}.transfer_from", transfer, "applies to the population and workers drivers only")
             transfer_idx = _codes(path, f"{where}.transfer_from", transfer, s.education, "education group")
             if len(transfer_idx) != 1 or transfer_idx[0] in second:
                 raise _err(path, f"{where}.transfer_from", transfer,
@@ -205,7 +206,8 @@ def _elasticity(path, field, value, key):
 
 def shocked_drivers(drivers, scenario: Scenario):
     """The drivers with every shock of ``scenario`` applied (pure JAX in the shock values)."""
-    values = {name: getattr(drivers, name) for name in DRIVERS}
+    employed = drivers.population * drivers.participation + drivers.worker_shift
+    values = {name: employed if name == "workers" else getattr(drivers, name) for name in DRIVERS}
     for shock in scenario.shocks:
         base = values[shock.driver]  # (T, R, X)
         sel = shock.selection[None]
@@ -221,7 +223,10 @@ def shocked_drivers(drivers, scenario: Scenario):
             moved = jnp.sum(new - base, axis=2)  # (T, R) persons added to the shocked groups
             new = new.at[:, :, shock.transfer_from].add(-moved)
         values[shock.driver] = new
-    return eqx.tree_at(lambda d: tuple(getattr(d, n) for n in DRIVERS), drivers, tuple(values[n] for n in DRIVERS))
+    # a shift of employed persons (driver "workers") adds persons who all work: worker_shift
+    values["worker_shift"] = drivers.worker_shift + values.pop("workers") - employed
+    names = tuple(values)
+    return eqx.tree_at(lambda d: tuple(getattr(d, n) for n in names), drivers, tuple(values[n] for n in names))
 
 
 def with_overrides(model: PathModel, scenario: Scenario) -> PathModel:

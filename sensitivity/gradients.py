@@ -4,6 +4,7 @@ parameter and every shock size (MODEL.md §10), by implicit differentiation thro
 The differentiated parameters form one pytree (a dict, :func:`elasticity_parameters`):
 
     sigma_top, sigma_kle, sigma_kl, sigma_labour,     (J,)  production nests, by sector
+    sigma_nontertiary, sigma_tertiary,                      (labour nest: σT, σN, σH)
     sigma_energy, sigma_materials
     sigma_armington, sigma_domestic, eta_export       (J,)  trade, by good
     income_elasticity                                 (J,)  households (LES), by good
@@ -204,7 +205,7 @@ def parameter_labels(model: PathModel, scenarios=()) -> dict:
 
 
 def shock_label(model: PathModel, scenario: Scenario, k: int) -> str:
-    """E.g. ``trondelag_vocational[0] population TRO voc 2025-2035 growth``."""
+    """E.g. ``trondelag_vocational[0] workers TRO voc 2025-2035 growth``."""
     from noreg_jax.scenarios import DRIVERS
 
     s = model.economy.benchmark.sets

@@ -3,7 +3,9 @@
     Y  = A · CES_σtop(KLE, M)                     A = tfp[r, j]
     KLE = CES_σkle(KL, E_eff),  E_eff = A_E · E   A_E = energy_efficiency[r, j]
     KL = CES_σkl(K, L)
-    L  = CES_σL(A_L,e · L_e)                      A_L = labour_productivity[r, e]
+    L  = CES_σT(N, H)                             σT = sigma_labour (non-tertiary vs tertiary)
+    N  = CES_σN(A_L,e · L_e, e ∈ {low, voc})      σN = sigma_nontertiary
+    H  = CES_σH(A_L,e · L_e, e ∈ {bach, mast})    σH = sigma_tertiary;  A_L = labour_productivity[r, e]
     E  = CES_σE(energy goods),  M = CES_σM(other goods)
 
 Inputs of goods are Armington composites bought at p_A[r, i]·(1 + t_int[r, j]). Quantities are in
@@ -19,6 +21,18 @@ import numpy as np
 from noreg_jax.ces import ces_demand_index, ces_log_unit_cost, value_shares
 from noreg_jax.data import Benchmark
 from noreg_jax.parameters import Parameters, benchmark_tax_rates
+
+
+TERTIARY = ("bach", "mast")  # the education groups of the tertiary labour aggregate H (docs/model.md)
+
+
+def tertiary_mask(b: Benchmark) -> np.ndarray:
+    """Boolean (E,): True for the tertiary groups; both aggregates must be non-empty."""
+    mask = np.array([e in TERTIARY for e in b.sets.education])
+    if mask.all() or not mask.any():
+        raise ValueError(f"education groups {b.sets.education}: the labour nest needs tertiary groups {TERTIARY} "
+                         "and at least one non-tertiary group")
+    return mask
 
 
 class Technology(NamedTuple):
@@ -61,7 +75,7 @@ def nest_prices(b: Benchmark, p: Parameters, log_wage, log_rental, log_armington
     log_tax = jnp.log1p(p.intermediate_tax_rate) - jnp.log1p(t_int0)  # [r, j]
     log_goods = log_armington_price[:, None, :] + log_tax[..., None]  # [r, j, i]
     log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]  # [r, 1, e]
-    pl = ces_log_unit_cost(log_eff_wage, value_shares(tech.labour), p.sigma_labour)
+    pl = _labour_nest_prices(b, p, tech, log_eff_wage)[0]
     kl = ces_log_unit_cost(jnp.stack([log_rental, pl], -1), value_shares(_kl_values(tech)), p.sigma_kl)
     pe = ces_log_unit_cost(log_goods[..., tech.energy_index], value_shares(tech.energy_goods), p.sigma_energy) \
         - jnp.log(p.energy_efficiency)
@@ -69,6 +83,18 @@ def nest_prices(b: Benchmark, p: Parameters, log_wage, log_rental, log_armington
     pm = ces_log_unit_cost(log_goods[..., tech.material_index], value_shares(tech.material_goods), p.sigma_materials)
     top = ces_log_unit_cost(jnp.stack([kle, pm], -1), value_shares(_top_values(tech)), p.sigma_top)
     return NestPrices(pl, kl, pe, kle, pm, top - jnp.log(p.tfp), log_goods)
+
+
+def _labour_nest_prices(b: Benchmark, p: Parameters, tech: Technology, log_eff_wage):
+    """(log unit cost of L, log unit costs of (N, H) stacked on the last axis), each 0 at the benchmark."""
+    tert = tertiary_mask(b)
+    groups = []
+    for members, sigma in ((~tert, p.sigma_nontertiary), (tert, p.sigma_tertiary)):
+        idx = np.flatnonzero(members)
+        groups.append(ces_log_unit_cost(log_eff_wage[..., idx], value_shares(tech.labour[..., idx]), sigma))
+    nh = jnp.stack(groups, -1)
+    values = jnp.stack([tech.labour[..., ~tert].sum(-1), tech.labour[..., tert].sum(-1)], -1)
+    return ces_log_unit_cost(nh, value_shares(values), p.sigma_labour), nh
 
 
 def _kl_values(t: Technology):
@@ -101,7 +127,14 @@ def input_demands(b: Benchmark, p: Parameters, prices: NestPrices, log_wage, log
     kl = kl_q[..., None] * ces_demand_index(prices.kl, jnp.stack([log_rental, prices.labour], -1), p.sigma_kl)
     k_q, l_q = kl[..., 0], kl[..., 1]
     log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]
-    labour_eff = l_q[..., None] * ces_demand_index(prices.labour, log_eff_wage, p.sigma_labour) * tech.labour
+    pl, nh = _labour_nest_prices(b, p, tech, log_eff_wage)
+    nh_q = l_q[..., None] * ces_demand_index(pl, nh, p.sigma_labour)  # (N, H) quantity indices
+    tert = tertiary_mask(b)
+    labour_eff = jnp.zeros_like(tech.labour)
+    for k, (members, sigma) in enumerate(((~tert, p.sigma_nontertiary), (tert, p.sigma_tertiary))):
+        idx = np.flatnonzero(members)
+        within = ces_demand_index(nh[..., k], log_eff_wage[..., idx], sigma)
+        labour_eff = labour_eff.at[..., idx].set(nh_q[..., k:k + 1] * within * tech.labour[..., idx])
     labour = labour_eff / p.labour_productivity[:, None, :]
     e_phys_q = e_eff_q / p.energy_efficiency
     log_pe_phys = prices.energy + jnp.log(p.energy_efficiency)

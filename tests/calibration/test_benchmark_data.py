@@ -41,8 +41,9 @@ SCHEMA_COLUMNS = {
     "national.csv": ["item", "value"],
 }
 PARAMETER_COLUMNS = {
-    "production_elasticities.csv": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_energy",
-                                    "sigma_materials", "source"],
+    "production_elasticities.csv": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour",
+                                    "sigma_nontertiary", "sigma_tertiary", "sigma_energy", "sigma_materials",
+                                    "source"],
     "trade_elasticities.csv": ["good", "sigma_armington", "sigma_domestic", "eta_export", "source"],
     "household_parameters.csv": ["good", "income_elasticity", "source"],
     "household_scalars.csv": ["item", "value", "source"],
@@ -254,8 +255,12 @@ def test_parameters(data):
     assert list(production["sector"]) == data["sectors"] == list(trade["good"]) == list(household["good"])
     for frame in (production, trade, household):
         assert (frame["source"].str.len() > 0).all()
-    sigmas = production[["sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_energy", "sigma_materials"]]
+    sigmas = production[["sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary", "sigma_tertiary",
+                         "sigma_energy", "sigma_materials"]]
     assert (sigmas >= 0).all().all() and (sigmas < 5).all().all()  # the REMES cap of 5.00 is replaced
+    # labour nest (MODEL.md §4): each pair closer substitutes than non-tertiary vs tertiary
+    assert (production["sigma_nontertiary"] > production["sigma_labour"]).all()
+    assert (production["sigma_tertiary"] > production["sigma_labour"]).all()
     assert (trade["sigma_armington"] > 0).all() and (trade["eta_export"] > 0).all()
     public = trade["good"].isin(["PADM", "EDU", "HEALTH"])
     assert (trade.loc[~public, "sigma_domestic"] > trade.loc[~public, "sigma_armington"]).all()
@@ -265,6 +270,17 @@ def test_parameters(data):
     assert scalars == {"frisch": -2.0, "saving_rate": 0.07}
     savings_rate = data["savings"] / (data["savings"] + data["consumption"].sum(axis=2))
     assert np.allclose(savings_rate, scalars["saving_rate"], rtol=1e-9, atol=0)
+
+
+def test_national_earnings_ratios_match_the_earnings_statistics():
+    """National earnings per employed person relative to low = calibration/mappings/education.csv (SSB)."""
+    labour = read("labour.csv")
+    by_group = labour.groupby("education")[["compensation", "persons"]].sum()
+    per_person = by_group["compensation"] / by_group["persons"]
+    targets = pd.read_csv(Path(__file__).resolve().parents[2] / "calibration" / "mappings" / "education.csv")
+    for code, ratio in zip(targets["code"], targets["relative_wage"]):
+        assert per_person[code] / per_person["low"] == pytest.approx(ratio, rel=1e-10), code
+    assert per_person["low"] < per_person["voc"] < per_person["bach"] < per_person["mast"]
 
 
 # ---------------------------------------------------------------------------------------------------------

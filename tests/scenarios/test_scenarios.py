@@ -127,47 +127,71 @@ def test_a_scenario_without_shocks_is_the_reference(model, reference, tmp_path):
     scenario = parse_scenario(path, model)
     assert scenario.shocks == () and scenario.overrides == ()
     shocked = apply_scenario(model, scenario)
-    for name in DRIVERS:
+    for name in [n for n in DRIVERS if n != "workers"] + ["worker_shift"]:
         assert np.array_equal(getattr(shocked.drivers, name), getattr(model.drivers, name)), name
     assert fingerprint(shocked) == fingerprint(model)  # every leaf and label of the model is the same
     _assert_same_path(run_reference(shocked), reference, 1e-12, "no shocks vs reference")
 
 
 # ---------------------------------------------------------------------------------------------
-# scenario 1 moves persons from low to vocational education in Trøndelag, and creates none
+# scenario 1 moves workers from low to vocational education in Trøndelag, and creates none
 
 
-def test_scenario_1_moves_the_stated_persons(model, sets, scenarios):
+def test_scenario_1_moves_the_stated_workers(model, sets, scenarios):
+    """1 %/yr of Trøndelag's vocational *employed* (≈ 7,800 by 2035 in the article), from the low-educated."""
     shocked = apply_scenario(model, scenarios[S1]).drivers
-    before, after = np.asarray(model.drivers.population), np.asarray(shocked.population)
-    years = np.asarray(model.drivers.years)
+    d = model.drivers
+    employed = np.asarray(d.population * d.participation + d.worker_shift)
+    shift = np.asarray(shocked.worker_shift)
+    years = np.asarray(d.years)
     tro, low, voc = sets.region("TRO"), sets.education.index("low"), sets.education.index("voc")
     k = np.clip(years - 2024, 0, 11)  # shocked years so far: 0 before 2025, 11 from 2035 on
-    moved = before[:, tro, voc] * (1.01 ** k - 1.0)  # thousand persons
+    moved = employed[:, tro, voc] * (1.01 ** k - 1.0)  # thousand workers
     assert np.all(moved[years < 2025] == 0.0) and np.all(moved[years >= 2025] > 0.0)
-    np.testing.assert_allclose(after[:, tro, voc] - before[:, tro, voc], moved, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(after[:, tro, low] - before[:, tro, low], -moved, rtol=1e-12, atol=1e-12)
-    # no person is created: population by region and year is unchanged
-    np.testing.assert_allclose(after.sum(axis=2), before.sum(axis=2), rtol=1e-14, atol=0)
-    # the other groups in Trøndelag and every other region are untouched
-    untouched = np.ones(after.shape, dtype=bool)
+    assert 6.0 < moved[years == 2035][0] < 11.0  # thousand workers: the article's order (≈ 7.8)
+    np.testing.assert_allclose(shift[:, tro, voc], moved, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(shift[:, tro, low], -moved, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(shift.sum(axis=2), 0.0, atol=1e-12)  # no person is created
+    untouched = np.ones(shift.shape, dtype=bool)
     untouched[:, tro, [low, voc]] = False
-    assert np.array_equal(after[untouched], before[untouched])
-    for name in DRIVERS:
-        if name != "population":
-            assert np.array_equal(getattr(shocked, name), getattr(model.drivers, name)), name
+    assert np.all(shift[untouched] == 0.0)
+    for name in [n for n in DRIVERS if n != "workers"]:
+        assert np.array_equal(getattr(shocked, name), getattr(d, name)), name
+
+
+def test_a_worker_shift_moves_labour_supply_one_for_one(model, sets, scenarios):
+    """In the year's economy the moved persons are all employed: labour supply and population shift alike."""
+    from noreg_jax.dynamics import PathState, year_economy
+
+    shocked = apply_scenario(model, scenarios[S1])
+    t = list(model.drivers.years).index(2035)
+    zero = jnp.zeros_like(model.economy.params.population)
+    state = PathState(None, None, model.economy.params.capital_stock, zero, jnp.asarray(True))
+
+    def economy_of(m):
+        dr = m.drivers
+        d = {n: getattr(dr, n)[t] for n in ("population", "participation", "worker_shift", "tfp",
+                                           "energy_efficiency", "labour_productivity", "government_demand",
+                                           "capital_index", "government_savings", "foreign_savings")}
+        return year_economy(m, d, state).params
+
+    before, after = economy_of(model), economy_of(shocked)
+    shift = np.asarray(shocked.drivers.worker_shift[t])
+    np.testing.assert_allclose(np.asarray(after.labour_supply - before.labour_supply), shift, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(after.population - before.population), shift, atol=1e-12)
 
 
 def test_a_scaled_scenario_scales_the_shock_value(model, sets, scenarios):
-    """Half the value is 0.5 %/yr compounding (not half the persons); ``scenario_models`` labels each scale."""
+    """Half the value is 0.5 %/yr compounding (not half the workers); ``scenario_models`` labels each scale."""
     labelled = dict(scenario_models(model, [scenarios[S1]], scales=(1.0, 0.5)))
     assert set(labelled) == {f"{S1}_x1", f"{S1}_x0.5"}
-    years = np.asarray(model.drivers.years)
+    d = model.drivers
+    years = np.asarray(d.years)
     tro, voc = sets.region("TRO"), sets.education.index("voc")
-    before = np.asarray(model.drivers.population)[:, tro, voc]
+    before = np.asarray(d.population * d.participation)[:, tro, voc]
     for label, rate in ((f"{S1}_x1", 1.01), (f"{S1}_x0.5", 1.005)):
-        after = np.asarray(labelled[label].drivers.population)[:, tro, voc]
-        np.testing.assert_allclose(after - before, before * (rate ** np.clip(years - 2024, 0, 11) - 1.0),
+        shift = np.asarray(labelled[label].drivers.worker_shift)[:, tro, voc]
+        np.testing.assert_allclose(shift, before * (rate ** np.clip(years - 2024, 0, 11) - 1.0),
                                    rtol=1e-12, atol=1e-12, err_msg=label)
 
 

@@ -55,11 +55,11 @@ def _same(a, b):
 
 def test_shipped_uncertainty_file():
     u = load_uncertainty()
-    assert u.names == ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_armington", "sigma_domestic",
-                       "beta_low", "beta_voc", "beta_bach", "beta_mast")
+    assert u.names == ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary", "sigma_tertiary",
+                       "sigma_armington", "sigma_domestic", "beta_low", "beta_voc", "beta_bach", "beta_mast")
     assert list(dict.fromkeys(u.groups)) == ["klem", "education", "armington", "migration"]
     problem = u.problem(groups=True)
-    assert problem["num_vars"] == 10 and len(problem["groups"]) == 10
+    assert problem["num_vars"] == 12 and len(problem["groups"]) == 12
     for f, bounds, dist in zip(u.factors, problem["bounds"], problem["dists"]):
         assert bounds[0] >= 0.0 and f.source
         assert dist == ("truncnorm" if f.group == "klem" else "unif")
