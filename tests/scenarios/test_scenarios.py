@@ -208,6 +208,12 @@ def test_scenario_1_signs(reference, batch):
     wage = h["real_wage_pct"]  # % vs reference, Trøndelag, 2050
     assert wage["voc"] < 0.0, wage
     assert wage["low"] > 0.0, wage
+    # the article: more output per person from the same people (+0.65 %), employment almost unchanged
+    assert h["gross_product_per_person_pct"] > 0.0, h["gross_product_per_person_pct"]
+    assert abs(h["employment_pct"]) < 0.25, h["employment_pct"]
+    workers = h["migrating_workers_by_education"]
+    assert workers["voc"] < 0.0 < workers["low"], workers
+    assert h["industries_pct"]["TOUR"] < 0.0  # tourism (low-educated intensive) shrinks
 
 
 def test_half_of_scenario_1_moves_fewer(reference, one_by_one):
