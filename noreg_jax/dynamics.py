@@ -145,6 +145,15 @@ class PathResult(NamedTuple):
     max_residual: jnp.ndarray  # (T,)
 
 
+def yearly_drivers(dr: Drivers) -> dict:
+    """The drivers indexed by year (the ``xs`` of the path's ``lax.scan``); index [t] for one year's."""
+    return {"population": dr.population, "participation": dr.participation, "worker_shift": dr.worker_shift,
+            "tfp": dr.tfp, "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
+            "government_demand": dr.government_demand, "capital_index": dr.capital_index,
+            "government_savings": dr.government_savings, "foreign_savings": dr.foreign_savings,
+            "year": jnp.asarray(dr.years)}
+
+
 def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progress=None) -> PathResult:
     """Solve every year of the path in turn (``lax.scan``); differentiable in ``model``.
 
@@ -158,13 +167,7 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
     factors0 = jacobian_factors(residual, x0, e, options.broyden_memory)
     init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
-    dr = model.drivers
-    per_year = {"population": dr.population, "participation": dr.participation, "worker_shift": dr.worker_shift,
-                "tfp": dr.tfp,
-                "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
-                "government_demand": dr.government_demand, "capital_index": dr.capital_index,
-                "government_savings": dr.government_savings, "foreign_savings": dr.foreign_savings,
-                "year": jnp.asarray(dr.years)}
+    per_year = yearly_drivers(model.drivers)
 
     def step(carry: PathState, t_drivers):
         economy_t = year_economy(model, t_drivers, carry)

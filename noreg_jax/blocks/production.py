@@ -60,6 +60,7 @@ class NestPrices(NamedTuple):
     """Log unit costs of every nest (normalised, 0 at the benchmark) [r, j]."""
 
     labour: jnp.ndarray
+    labour_groups: jnp.ndarray  # [r, j, 2] log unit costs of the non-tertiary and tertiary aggregates (N, H)
     kl: jnp.ndarray
     energy: jnp.ndarray  # per effective unit of energy (after energy efficiency)
     kle: jnp.ndarray
@@ -75,25 +76,28 @@ def nest_prices(b: Benchmark, p: Parameters, log_wage, log_rental, log_armington
     log_tax = jnp.log1p(p.intermediate_tax_rate) - jnp.log1p(t_int0)  # [r, j]
     log_goods = log_armington_price[:, None, :] + log_tax[..., None]  # [r, j, i]
     log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]  # [r, 1, e]
-    pl = _labour_nest_prices(b, p, tech, log_eff_wage)[0]
+    pl, nh = _labour_nest_prices(b, p, tech, log_eff_wage)
     kl = ces_log_unit_cost(jnp.stack([log_rental, pl], -1), value_shares(_kl_values(tech)), p.sigma_kl)
     pe = ces_log_unit_cost(log_goods[..., tech.energy_index], value_shares(tech.energy_goods), p.sigma_energy) \
         - jnp.log(p.energy_efficiency)
     kle = ces_log_unit_cost(jnp.stack([kl, pe], -1), value_shares(_kle_values(tech)), p.sigma_kle)
     pm = ces_log_unit_cost(log_goods[..., tech.material_index], value_shares(tech.material_goods), p.sigma_materials)
     top = ces_log_unit_cost(jnp.stack([kle, pm], -1), value_shares(_top_values(tech)), p.sigma_top)
-    return NestPrices(pl, kl, pe, kle, pm, top - jnp.log(p.tfp), log_goods)
+    return NestPrices(pl, nh, kl, pe, kle, pm, top - jnp.log(p.tfp), log_goods)
+
+
+def _labour_groups(b: Benchmark, p: Parameters):
+    """((education indices, σ) of N, (education indices, σ) of H)."""
+    tert = tertiary_mask(b)
+    return (np.flatnonzero(~tert), p.sigma_nontertiary), (np.flatnonzero(tert), p.sigma_tertiary)
 
 
 def _labour_nest_prices(b: Benchmark, p: Parameters, tech: Technology, log_eff_wage):
     """(log unit cost of L, log unit costs of (N, H) stacked on the last axis), each 0 at the benchmark."""
-    tert = tertiary_mask(b)
-    groups = []
-    for members, sigma in ((~tert, p.sigma_nontertiary), (tert, p.sigma_tertiary)):
-        idx = np.flatnonzero(members)
-        groups.append(ces_log_unit_cost(log_eff_wage[..., idx], value_shares(tech.labour[..., idx]), sigma))
-    nh = jnp.stack(groups, -1)
-    values = jnp.stack([tech.labour[..., ~tert].sum(-1), tech.labour[..., tert].sum(-1)], -1)
+    groups = _labour_groups(b, p)
+    nh = jnp.stack([ces_log_unit_cost(log_eff_wage[..., idx], value_shares(tech.labour[..., idx]), sigma)
+                    for idx, sigma in groups], -1)
+    values = jnp.stack([tech.labour[..., idx].sum(-1) for idx, _ in groups], -1)
     return ces_log_unit_cost(nh, value_shares(values), p.sigma_labour), nh
 
 
@@ -127,12 +131,10 @@ def input_demands(b: Benchmark, p: Parameters, prices: NestPrices, log_wage, log
     kl = kl_q[..., None] * ces_demand_index(prices.kl, jnp.stack([log_rental, prices.labour], -1), p.sigma_kl)
     k_q, l_q = kl[..., 0], kl[..., 1]
     log_eff_wage = (log_wage - jnp.log(p.labour_productivity))[:, None, :]
-    pl, nh = _labour_nest_prices(b, p, tech, log_eff_wage)
-    nh_q = l_q[..., None] * ces_demand_index(pl, nh, p.sigma_labour)  # (N, H) quantity indices
-    tert = tertiary_mask(b)
+    nh = prices.labour_groups
+    nh_q = l_q[..., None] * ces_demand_index(prices.labour, nh, p.sigma_labour)  # (N, H) quantity indices
     labour_eff = jnp.zeros_like(tech.labour)
-    for k, (members, sigma) in enumerate(((~tert, p.sigma_nontertiary), (tert, p.sigma_tertiary))):
-        idx = np.flatnonzero(members)
+    for k, (idx, sigma) in enumerate(_labour_groups(b, p)):
         within = ces_demand_index(nh[..., k], log_eff_wage[..., idx], sigma)
         labour_eff = labour_eff.at[..., idx].set(nh_q[..., k:k + 1] * within * tech.labour[..., idx])
     labour = labour_eff / p.labour_productivity[:, None, :]

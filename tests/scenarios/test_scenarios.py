@@ -161,7 +161,7 @@ def test_scenario_1_moves_the_stated_workers(model, sets, scenarios):
 
 def test_a_worker_shift_moves_labour_supply_one_for_one(model, sets, scenarios):
     """In the year's economy the moved persons are all employed: labour supply and population shift alike."""
-    from noreg_jax.dynamics import PathState, year_economy
+    from noreg_jax.dynamics import PathState, year_economy, yearly_drivers
 
     shocked = apply_scenario(model, scenarios[S1])
     t = list(model.drivers.years).index(2035)
@@ -169,10 +169,7 @@ def test_a_worker_shift_moves_labour_supply_one_for_one(model, sets, scenarios):
     state = PathState(None, None, model.economy.params.capital_stock, zero, jnp.asarray(True))
 
     def economy_of(m):
-        dr = m.drivers
-        d = {n: getattr(dr, n)[t] for n in ("population", "participation", "worker_shift", "tfp",
-                                           "energy_efficiency", "labour_productivity", "government_demand",
-                                           "capital_index", "government_savings", "foreign_savings")}
+        d = {n: v[t] for n, v in yearly_drivers(m.drivers).items()}
         return year_economy(m, d, state).params
 
     before, after = economy_of(model), economy_of(shocked)
