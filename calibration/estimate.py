@@ -16,7 +16,9 @@ i.e. minus the log-likelihood of independent normal measurement errors (a flat p
 The optimisers: ``gauss_newton`` (Levenberg–Marquardt on r: steps −(JᵀJ + λ·diag JᵀJ)⁻¹ Jᵀr, λ adapted),
 ``adam`` and ``lbfgs`` (optax; L-BFGS with a backtracking line search on S). J = dr/dz comes from one forward-mode
 pass through every path (:func:`sensitivity.gradients.path_jvp`: implicit differentiation year by year), so a
-step costs one path Jacobian, whatever the number of targets; trial points cost forward paths only.
+step costs one path Jacobian, whatever the number of targets. Trial points are evaluated by the same pass, so an
+accepted trial brings its own Jacobian (no second evaluation at the new point) and a problem compiles one program
+(on two regions: one 60-70 s compilation instead of two).
 
 Uncertainty: at the optimum ẑ the Gauss–Newton curvature gives cov(z) = (JᵀJ)⁻¹ (weights already in r); the
 standard errors of θ follow by the delta method (se_θ = |dθ/dz|·se_z), intervals and draws from N(ẑ, cov(z))
@@ -406,37 +408,47 @@ class Problem:
                 out.append(100.0 * (g(k) / g(0) - 1.0))
         return jnp.stack(out)
 
-    # evaluations
-    def simulate(self, z):
-        """Model moments at z (forward paths only); None if a path does not converge."""
-        observed, status = G.forward(self.parameters(jnp.asarray(z)), self.model, self.scenarios,
-                                     options=self.options)
-        if not np.asarray(status[0]).all():
+    # evaluations: every one is the same compiled program (the paths and their forward-mode derivative), so a
+    # problem compiles once; the derivative costs little beyond the path (each year reuses its Newton LU).
+    def evaluate(self, z, require_converged: bool = False):
+        """(every target's model moment m, dm/dz) at z by one forward-mode pass through the paths; None if a path
+        does not converge (with ``require_converged``: :class:`PathNotConverged` naming the years instead)."""
+        z = jnp.asarray(z, dtype=float)
+        p = len(self.specs)
+        tangents = jax.vmap(lambda e: jax.jvp(self.parameters, (z,), (e,))[1])(jnp.eye(p))
+        observed, status, d_observed = G.path_jvp(self.parameters(z), tangents, self.model, self.scenarios,
+                                                  options=self.options)
+        if require_converged:
+            G.require_converged(status, self.model.drivers.years)
+        elif not np.asarray(status[0]).all():
             return None
-        return np.asarray(self.moments(observed))
+        m, dm = jax.vmap(lambda t: jax.jvp(self.moments, (observed,), (t,)), out_axes=(None, 0))(d_observed)
+        return np.asarray(m), np.asarray(dm).T  # (n_targets,), (n_targets, p)
+
+    def simulate(self, z):
+        """Every target's model moment at z; None if a path does not converge."""
+        evaluated = self.evaluate(z)
+        return None if evaluated is None else evaluated[0]
 
     @property
     def fitted(self):
         """Targets in the objective (fit = true)."""
         return np.array([t[0].fit for t in self.targets])
 
-    def residuals(self, z):
-        """Weighted residuals r of the fitted targets at z; None if a path does not converge."""
-        m = self.simulate(z)
-        return None if m is None else ((m - self.observed) / self.sd)[self.fitted]
-
-    def residuals_and_jacobian(self, z):
-        """(r, J = dr/dz of the fitted targets, all moments) by one forward-mode pass through the paths."""
-        z = jnp.asarray(z, dtype=float)
-        p = len(self.specs)
-        tangents = jax.vmap(lambda e: jax.jvp(self.parameters, (z,), (e,))[1])(jnp.eye(p))
-        observed, status, d_observed = G.path_jvp(self.parameters(z), tangents, self.model, self.scenarios,
-                                                  options=self.options)
-        G.require_converged(status, self.model.drivers.years)
-        m, dm = jax.vmap(lambda t: jax.jvp(self.moments, (observed,), (t,)), out_axes=(None, 0))(d_observed)
-        m, dm = np.asarray(m), np.asarray(dm).T  # (n_targets,), (n_targets, p)
+    def residuals_and_jacobian(self, z, require_converged: bool = True):
+        """(r, J = dr/dz, all moments m): the weighted residuals of the fitted targets and their Jacobian; None if
+        a path does not converge and ``require_converged`` is false."""
+        evaluated = self.evaluate(z, require_converged)
+        if evaluated is None:
+            return None
+        m, dm = evaluated
         keep = self.fitted
         return ((m - self.observed) / self.sd)[keep], (dm / self.sd[:, None])[keep], m
+
+    def residuals(self, z):
+        """Weighted residuals r of the fitted targets at z; None if a path does not converge."""
+        evaluated = self.residuals_and_jacobian(z, require_converged=False)
+        return None if evaluated is None else evaluated[0]
 
 
 def _resolve_index(config, k, spec: ParameterSpec, model):
@@ -568,8 +580,8 @@ def _gauss_newton(problem, z, opt, trace):
                 Af = A[np.ix_(free, free)] + lam * np.diag(D[free])
                 step[free] = np.clip(np.linalg.solve(Af, -g[free]), -opt.max_step, opt.max_step)
             z_new = problem.clip(z + step)
-            r_new = problem.residuals(z_new)
-            f_new = math.inf if r_new is None else 0.5 * float(r_new @ r_new)
+            trial = problem.residuals_and_jacobian(z_new, require_converged=False)
+            f_new = math.inf if trial is None else 0.5 * float(trial[0] @ trial[0])
             if f_new < f:
                 accepted = True
                 lam = max(lam / 10.0, 1e-10)
@@ -581,7 +593,7 @@ def _gauss_newton(problem, z, opt, trace):
             break
         done = _converged(f, f_new, z_new - z, opt.tolerance)
         z, f = z_new, f_new
-        r, J, _ = problem.residuals_and_jacobian(z)
+        r, J, _ = trial  # the accepted trial's Jacobian: no second evaluation at the new point
         trace.add(problem, it, z, f, time.perf_counter() - t0, damping=lam)
         if done:
             converged, message = True, "relative decrease of the objective or step below tolerance"
@@ -610,8 +622,8 @@ def _first_order(problem, z, opt, trace):
         direction = np.asarray(updates)
         if opt.method == "adam":
             z_new = problem.clip(z + _cap(direction, opt.max_step))
-            r_new = problem.residuals(z_new)
-            if r_new is None:
+            trial = problem.residuals_and_jacobian(z_new, require_converged=False)
+            if trial is None:
                 message = "a path did not converge at the next point"
                 break
         else:
@@ -619,22 +631,22 @@ def _first_order(problem, z, opt, trace):
             if g @ direction >= 0:
                 direction = -g
             direction = _cap(direction, opt.max_step)
-            alpha, r_new = 1.0, None
+            alpha, trial = 1.0, None
             for _ in range(20):
                 z_new = problem.clip(z + alpha * direction)
-                r_new = problem.residuals(z_new)
-                if r_new is not None and 0.5 * float(r_new @ r_new) <= f + 1e-4 * alpha * float(g @ direction):
+                trial = problem.residuals_and_jacobian(z_new, require_converged=False)
+                if trial is not None and 0.5 * float(trial[0] @ trial[0]) <= f + 1e-4 * alpha * float(g @ direction):
                     break
-                alpha, r_new = alpha / 2.0, None
-            if r_new is None:
+                alpha, trial = alpha / 2.0, None
+            if trial is None:
                 converged = float(np.max(np.abs(g))) <= math.sqrt(opt.tolerance) * max(1.0, f)
                 message = "the line search found no decrease" + (" (at a stationary point)" if converged else "")
                 break
-        f_new = 0.5 * float(r_new @ r_new)
+        f_new = 0.5 * float(trial[0] @ trial[0])
         done = opt.method == "lbfgs" and _converged(f, f_new, z_new - z, opt.tolerance) or \
             opt.method == "adam" and abs(f - f_new) <= opt.tolerance * max(f, 1e-300)
         z, f = z_new, f_new
-        r, J, _ = problem.residuals_and_jacobian(z)
+        r, J, _ = trial
         trace.add(problem, it, z, f, time.perf_counter() - t0)
         if done:
             converged, message = True, "relative change of the objective or step below tolerance"

@@ -3,8 +3,8 @@ within two standard errors, the objective's gradient against finite differences,
 the CLI, and a named error for each kind of bad config.
 
 Everything runs on ``two_regions.csv`` with the shipped ``recovery.toml`` (reference path only: one path per
-evaluation). Two compilations (the forward path, and its forward-mode derivative for three parameters) dominate
-the run time; every test after the first reuses them.
+evaluation). One compilation (the path and its forward-mode derivative for three parameters, every evaluation of
+the estimator) dominates the run time; every test after the first reuses it.
 """
 
 from __future__ import annotations
