@@ -8,6 +8,10 @@
    the same programs again. JAX's persistent compilation cache, in a directory of this session's own (or the
    one named by ``JAX_COMPILATION_CACHE_DIR`` when the caller set it), lets each program that takes over a second to compile (JAX's default threshold) compile once per run;
    subprocesses inherit it through the environment. Measured: notebook 01 alone, 45 s cold, 20 s from the cache.
+3. The tests check results, not speed, and most of their time is XLA compiling programs that then run for
+   seconds: unless the caller says otherwise, XLA's optimisation passes are off (``JAX_DISABLE_MOST_OPTIMIZATIONS``,
+   JAX's switch for this). Measured: tests/dynamics/test_path.py 116 s -> 85 s. Results agree to rounding; the
+   benchmarks (benchmarks/) and every user run keep the optimised code.
 """
 
 import gc
@@ -19,6 +23,7 @@ _OWN_CACHE = None
 if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="noreg-jax-compile-cache-")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import jax  # noqa: E402  (after the cache directory is set: jax reads it at import)
 import pytest  # noqa: E402
