@@ -128,6 +128,10 @@ def load_sets() -> Sets:
     )
 
 
+#: goods sold at world prices whatever Norway supplies (crude oil and natural gas): a very large export demand elasticity
+WORLD_PRICE_TAKERS = ("PETRO",)
+
+
 def load_assumptions() -> dict[str, float]:
     """Scalar assumptions (ASSUMED / SYNTHESISED / SOURCE) from calibration/mappings/assumptions.csv."""
     return {row["item"]: float(row["value"]) for row in read_rows(MAPPINGS_DIR / "assumptions.csv")}
@@ -808,10 +812,15 @@ def parameters(sets: Sets, household_budget_share: np.ndarray, assume: dict[str,
         else:
             domestic = assume["sigma_domestic_factor"] * armington
             domestic_source = "2 x sigma_armington (GTAP ESUBM-type)"
+        if code in WORLD_PRICE_TAKERS:
+            export_demand, export_source = assume["export_demand_price_taker"], "ASSUMED world price taker"
+        else:
+            export_demand = assume["export_demand_factor"] * armington
+            export_source = "2 x sigma_armington (GTAP ESUBM-type: the world's choice between sources)"
         trade.append([
-            code, armington, domestic, assume["eta_export"],
+            code, armington, domestic, assume["eta_export"], export_demand,
             f"GTAP ESUBD-type ps1 via REMES TestElasNo ELASp {remes_commodity}; sigma_domestic {domestic_source}; "
-            "eta_export REMES pst",
+            f"eta_export REMES pst; export_demand_elasticity {export_source}",
         ])
 
     raw = {row["good"]: (float(row["income_elasticity"]), row["note"])
@@ -951,7 +960,8 @@ def write(b: Benchmark, out_root: Path) -> list[Path]:
     headers = {
         "production_elasticities": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary",
                                     "sigma_tertiary", "sigma_energy", "sigma_materials", "source"],
-        "trade_elasticities": ["good", "sigma_armington", "sigma_domestic", "eta_export", "source"],
+        "trade_elasticities": ["good", "sigma_armington", "sigma_domestic", "eta_export", "export_demand_elasticity",
+                               "source"],
         "household_parameters": ["good", "income_elasticity", "source"],
         "household_scalars": ["item", "value", "source"],
     }

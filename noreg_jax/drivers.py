@@ -15,6 +15,9 @@ Power supply (POWER) and power-intensive industry (METAL) have exogenous capital
 ``power_capacity_growth``: hydro and wind capacity are limited by resources and licensing, and smelter capacity
 by long-term power contracts, so power-intensive industry cannot grow without bound at fixed world prices.
 
+World demand for every region's export variety grows at ``world_demand_growth`` (trading partners' growth), so an
+industry whose supply outgrows it sells at falling export prices (docs/model.md, "Exports").
+
 TFP: the reference path's growth rates (1.0 %/yr private mainland, 0.3 %/yr public services) are read
 as value-added productivity, as in Perspektivmeldingen; the model's TFP is Hicks-neutral on gross
 output, so each sector's gross-output rate is the value-added rate times its value-added share of net
@@ -98,7 +101,8 @@ def scalars(data_dir: Path) -> dict:
     df = _read_csv(path, ["item", "value"])
     vals = dict(zip(df["item"], _numeric(df, path, "value", allow_negative=True)))
     for item in ("public_consumption_growth", "energy_efficiency_growth", "depreciation",
-                 "investment_allocation_elasticity", "power_capacity_growth", "petroleum_cash_flow_2018", "voc_bach_gap_closed_by_2050"):
+                 "investment_allocation_elasticity", "power_capacity_growth", "petroleum_cash_flow_2018",
+                 "voc_bach_gap_closed_by_2050", "world_demand_growth"):
         if item not in vals:
             raise DataError(f"{path}: field 'item' lacks the row {item!r}")
     return vals
@@ -181,6 +185,7 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
         government_savings=jnp.asarray((float(p.government_savings) - cash_flow) * public_growth
                                        + cash_flow * petroleum),
         foreign_savings=jnp.asarray(float(p.foreign_savings) * petroleum),
+        export_demand=jnp.asarray(np.asarray(p.export_demand)[None] * (1.0 + sc["world_demand_growth"]) ** t),
         exogenous_capital=jnp.asarray(exogenous),
     )
 

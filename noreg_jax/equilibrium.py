@@ -12,6 +12,8 @@ Equations (same order and shapes):
     capital_market[r, j]   capital demand = capital stock
     labour_market[r, e]    labour demand = labour supply
     government_budget      revenue = spending (relative to benchmark revenue)
+Export prices p_X[r, j] are not unknowns: each clears its export market given p_D and V, solved inside F
+(:func:`noreg_jax.blocks.trade.log_export_price`).
 The numeraire is the exchange rate (``Parameters.exchange_rate``). Walras' law makes the foreign
 balance (imports − exports = foreign savings) redundant: it is not in F and is checked separately by
 :func:`walras_residual`.
@@ -71,7 +73,8 @@ class State(NamedTuple):
     labour_demand: jnp.ndarray  # [r, j, e] in benchmark wage-bill units
     intermediate: jnp.ndarray  # [r, i, j]
     domestic_supply: jnp.ndarray  # [r, j]
-    exports: jnp.ndarray  # [r, j]
+    exports: jnp.ndarray  # [r, j] volume (CET supply = world demand)
+    export_price: jnp.ndarray  # [r, j] p_X, NOK per benchmark unit
     imports: jnp.ndarray  # [r, i]
     shipments: jnp.ndarray  # [s, r, i]
     margins: jnp.ndarray  # [s, r, i]
@@ -95,7 +98,8 @@ def evaluate(x, economy: Economy) -> State:
     arm = trade.armington_prices(b, p, lp)
     pa = jnp.exp(arm.composite)
     nest = production.nest_prices(b, p, lw, lr, arm.composite)
-    log_rev, cet_idx = trade.cet_revenue(b, p, lp)
+    log_px = trade.log_export_price(b, p, lp, ly)  # each region's export market cleared given p_D and V
+    log_rev, cet_idx = trade.cet_revenue(b, p, lp, log_px)
     # production and factor demands
     demand = production.input_demands(b, p, nest, lw, lr, activity)
     v0 = trade.net_output(b)
@@ -132,7 +136,7 @@ def evaluate(x, economy: Economy) -> State:
         "government_budget": (pub.revenue - pub.spending) / (b.income_tax.sum() + b.government_capital_income),
     }
     return State(jnp.exp(lp), activity, rental, wage, jnp.exp(lt), pa, jnp.exp(log_rev), jnp.exp(nest.unit_cost),
-                 demand.capital, demand.labour, demand.intermediate, dom_supply, exports, flows.imports,
+                 demand.capital, demand.labour, demand.intermediate, dom_supply, exports, jnp.exp(log_px), flows.imports,
                  flows.shipments, flows.margins, use, hh, pub, capital_income, cpi, regional_cpi, value_added,
                  residuals)
 
@@ -147,7 +151,7 @@ def walras_residual(state: State, economy: Economy):
     """The dropped equation: (imports − exports − e·foreign savings) / imports at the solution."""
     p = economy.params
     m = jnp.sum(jnp.exp(trade.log_import_price(p)) * state.imports)
-    x = jnp.sum(jnp.exp(trade.log_export_price(p)) * state.exports)
+    x = jnp.sum(state.export_price * state.exports)
     return (m - x - p.exchange_rate * p.foreign_savings) / m
 
 

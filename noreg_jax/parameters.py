@@ -20,7 +20,7 @@ DEFAULT_PARAMETER_DIR = Path(__file__).parent / "data" / "parameters"
 
 PRODUCTION_ELASTICITIES = ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary",
                            "sigma_tertiary", "sigma_energy", "sigma_materials")
-TRADE_ELASTICITIES = ("sigma_armington", "sigma_domestic", "eta_export")
+TRADE_ELASTICITIES = ("sigma_armington", "sigma_domestic", "eta_export", "export_demand_elasticity")
 
 
 class Parameters(eqx.Module):
@@ -43,6 +43,7 @@ class Parameters(eqx.Module):
     sigma_armington: jnp.ndarray  # (J,) domestic bundle vs imports
     sigma_domestic: jnp.ndarray  # (J,) between origin counties
     eta_export: jnp.ndarray  # (J,) CET domestic market vs exports
+    export_demand_elasticity: jnp.ndarray  # (J,) ε: world demand for a region's export variety, > 0
     # households (LES)
     income_elasticity: jnp.ndarray  # (J,)
     frisch: jnp.ndarray  # scalar (negative)
@@ -64,7 +65,8 @@ class Parameters(eqx.Module):
     income_tax_rate: jnp.ndarray  # (R, E) on wage income
     # world prices and the numeraire
     exchange_rate: jnp.ndarray  # scalar, NOK per unit of foreign currency: the numeraire
-    world_price_exports: jnp.ndarray  # (J,)
+    world_price_exports: jnp.ndarray  # (J,) world price of competing exports (the demand curve's reference)
+    export_demand: jnp.ndarray  # (R, J) D: world demand for each region's export variety, 1 at the benchmark
     world_price_imports: jnp.ndarray  # (J,)
 
 
@@ -109,6 +111,10 @@ def load_parameters(b: Benchmark, param_dir: Path | str = DEFAULT_PARAMETER_DIR)
     sectors = b.sets.sectors
     prod = _per_sector(d / "production_elasticities.csv", PRODUCTION_ELASTICITIES, sectors, "sector")
     trade = _per_sector(d / "trade_elasticities.csv", TRADE_ELASTICITIES, sectors, "good")
+    if not (trade["export_demand_elasticity"] > 0).all():
+        k = int(np.argmin(np.asarray(trade["export_demand_elasticity"])))
+        raise DataError(f"{d / 'trade_elasticities.csv'}: field 'export_demand_elasticity' must be > 0, found "
+                        f"{float(trade['export_demand_elasticity'][k])!r} for {sectors[k]!r}")
     hh = _per_sector(d / "household_parameters.csv", ("income_elasticity",), sectors, "good")
     sc_path = d / "household_scalars.csv"
     sc = _read_csv(sc_path, ["item", "value"])
@@ -128,6 +134,7 @@ def load_parameters(b: Benchmark, param_dir: Path | str = DEFAULT_PARAMETER_DIR)
         government_savings=b.government_savings, foreign_savings=b.foreign_savings,
         production_tax_rate=t_prod, intermediate_tax_rate=t_int, income_tax_rate=t_inc,
         exchange_rate=jnp.asarray(1.0), world_price_exports=jnp.ones(J), world_price_imports=jnp.ones(J),
+        export_demand=jnp.ones((R, J)),
     )
 
 

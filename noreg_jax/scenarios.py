@@ -46,6 +46,7 @@ DRIVERS = {
     "energy_efficiency": ("region", "sector"),
     "government_demand": ("region", "sector"),
     "capital_index": ("region", "sector"),
+    "export_demand": ("region", "sector"),  # world demand for each region's export variety
 }
 MODES = ("growth", "percent", "level")
 SECTOR_PARAMETERS = PRODUCTION_ELASTICITIES + TRADE_ELASTICITIES + ("income_elasticity",)
@@ -201,6 +202,8 @@ def _elasticity(path, field, value, key):
     v = _number(path, field, value)
     if v < 0:
         raise _err(path, field, value, f"{key} must be >= 0")
+    if v == 0 and key == "export_demand_elasticity":
+        raise _err(path, field, value, f"{key} must be > 0 (0 would make export prices infinite)")
     return v
 
 

@@ -6,7 +6,8 @@ The differentiated parameters form one pytree (a dict, :func:`elasticity_paramet
     sigma_top, sigma_kle, sigma_kl, sigma_labour,     (J,)  production nests, by sector
     sigma_nontertiary, sigma_tertiary,                      (labour nest: σT, σN, σH)
     sigma_energy, sigma_materials
-    sigma_armington, sigma_domestic, eta_export       (J,)  trade, by good
+    sigma_armington, sigma_domestic, eta_export,
+    export_demand_elasticity                          (J,)  trade, by good
     income_elasticity                                 (J,)  households (LES), by good
     frisch                                            ()    households (LES)
     migration_beta                                    (E,)  migration β_e, by education group

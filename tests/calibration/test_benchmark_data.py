@@ -44,7 +44,8 @@ PARAMETER_COLUMNS = {
     "production_elasticities.csv": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour",
                                     "sigma_nontertiary", "sigma_tertiary", "sigma_energy", "sigma_materials",
                                     "source"],
-    "trade_elasticities.csv": ["good", "sigma_armington", "sigma_domestic", "eta_export", "source"],
+    "trade_elasticities.csv": ["good", "sigma_armington", "sigma_domestic", "eta_export", "export_demand_elasticity",
+                               "source"],
     "household_parameters.csv": ["good", "income_elasticity", "source"],
     "household_scalars.csv": ["item", "value", "source"],
 }
@@ -262,6 +263,7 @@ def test_parameters(data):
     assert (production["sigma_nontertiary"] > production["sigma_labour"]).all()
     assert (production["sigma_tertiary"] > production["sigma_labour"]).all()
     assert (trade["sigma_armington"] > 0).all() and (trade["eta_export"] > 0).all()
+    assert (trade["export_demand_elasticity"] > 0).all()
     public = trade["good"].isin(["PADM", "EDU", "HEALTH"])
     assert (trade.loc[~public, "sigma_domestic"] > trade.loc[~public, "sigma_armington"]).all()
     budget = data["consumption"].sum(axis=(0, 1))

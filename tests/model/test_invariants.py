@@ -135,7 +135,7 @@ def test_shock_moves_the_equilibrium(economy, numeraire_pair):
     assert float(jnp.max(jnp.abs(x1 - benchmark_point(economy.benchmark)))) > 1e-3
 
 
-NOMINAL = ("p_domestic", "rental", "wage", "armington_price", "unit_cost", "unit_revenue", "value_added", "cpi",
+NOMINAL = ("p_domestic", "export_price", "rental", "wage", "armington_price", "unit_cost", "unit_revenue", "value_added", "cpi",
            "regional_cpi", "national_capital_income", "households.wage_income", "households.capital_income",
            "households.transfers", "households.disposable", "households.savings", "public.revenue",
            "public.spending", "public.investment_value")
@@ -171,6 +171,7 @@ SHOCKS = {
     "world import prices +10 %": lambda e: _with(e, "world_price_imports", 1.1 * e.params.world_price_imports),
     "government demand +10 %": lambda e: _with(e, "government_demand", 1.1 * e.params.government_demand),
     "income tax +2 points": lambda e: _with(e, "income_tax_rate", e.params.income_tax_rate + 0.02),
+    "world demand for exports +10 %": lambda e: _with(e, "export_demand", 1.1 * e.params.export_demand),
 }
 
 

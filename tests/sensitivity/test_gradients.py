@@ -110,7 +110,7 @@ def test_table_is_labelled_and_sorted(model, population_tro):
     df = population_tro
     assert list(df.columns) == G.COLUMNS
     s = model.economy.benchmark.sets
-    n = 12 * s.n_sectors + 1 + s.n_education + 2  # 12 per-sector parameters, frisch, β_e, δ, ε
+    n = 13 * s.n_sectors + 1 + s.n_education + 2  # 13 per-sector parameters, frisch, β_e, δ, ε
     assert len(df) == n
     assert set(df.loc[df["parameter"] == "sigma_kl", "label"]) == set(s.sectors)
     assert set(df.loc[df["parameter"] == "migration_beta", "label"]) == set(s.education)
@@ -174,10 +174,10 @@ def test_cli_writes_csv_and_figure(tmp_path, capsys):
     assert args.regions == AGGREGATION
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "top 10 of 295 parameters by |elasticity|:" in out
+    assert "top 10 of 319 parameters by |elasticity|:" in out
     assert (tmp_path / "gradients.png").stat().st_size > 1000
     df = pd.read_csv(tmp_path / "gradients.csv", keep_default_na=False, na_values=[""])
-    assert list(df.columns) == G.COLUMNS and len(df) == 295
+    assert list(df.columns) == G.COLUMNS and len(df) == 319
     top = out.split("by |elasticity|:")[1].splitlines()[2]  # header, then the first row
     assert top.split()[0] == df["parameter"].iloc[0]
     again = parser.parse_args(["sensitivity", "gradients", "--outcome", "x", "--out", "y", "--regions", "z.csv"])
