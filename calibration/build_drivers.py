@@ -293,7 +293,7 @@ def petroleum_capital_path(inp: Inputs) -> dict[int, float]:
 
 SCALAR_ITEMS = ("public_consumption_growth", "energy_efficiency_growth", "depreciation",
                 "investment_allocation_elasticity", "power_capacity_growth", "petroleum_cash_flow_2018",
-                "voc_bach_gap_closed_by_2050")
+                "voc_bach_gap_closed_by_2050", "world_demand_growth")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def test_productivity_petroleum_scalars_migration():
     assert dict(scalars) == {"public_consumption_growth": 0.014, "energy_efficiency_growth": 0.010,
                              "depreciation": 0.06, "investment_allocation_elasticity": 2.0,
                              "power_capacity_growth": 0.008, "petroleum_cash_flow_2018": 250000.0,
-                             "voc_bach_gap_closed_by_2050": 0.5}
+                             "voc_bach_gap_closed_by_2050": 0.5, "world_demand_growth": 0.015}
     beta = read("migration.csv").set_index("education")["beta"]
     assert list(beta) == sorted(beta, reverse=True) and beta["low"] > beta["mast"]
     assert math.isclose(beta.mean(), 0.0105, rel_tol=1e-12)
