@@ -11,9 +11,9 @@ activity (the PETRO capital index); the rest of government savings grows with pu
 (1.4 %/yr). The current-account surplus (negative foreign savings) is the petroleum surplus and scales with
 petroleum activity as well.
 
-Power supply (POWER) and power-intensive industry (METAL) have exogenous capital growing at
-``power_capacity_growth``: hydro and wind capacity are limited by resources and licensing, and smelter capacity
-by long-term power contracts, so power-intensive industry cannot grow without bound at fixed world prices.
+Power supply (POWER) has exogenous capital growing at ``power_capacity_growth``: hydro and wind capacity are
+limited by resources and licensing. Power-intensive industry (METAL) invests like any other industry; it
+meets the power limit through the price of power and a finite world demand for its exports (docs/model.md).
 
 World demand for every region's export variety grows at ``world_demand_growth`` (trading partners' growth), so an
 industry whose supply outgrows it sells at falling export prices (docs/model.md, "Exports").
@@ -38,9 +38,8 @@ from noreg_jax.parameters import Economy
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 PETROLEUM = "PETRO"
 POWER = "POWER"
-#: sectors whose capital follows the power capacity path (power-intensive industry holds long-term power
-#: contracts and licences: its capacity is tied to power supply; docs/model.md)
-POWER_CAPACITY_SECTORS = (POWER, "METAL")
+#: sectors whose capital follows the power capacity path (docs/model.md)
+POWER_CAPACITY_SECTORS = (POWER,)
 
 
 def _by_year(path: Path, df, years):
