@@ -32,9 +32,20 @@ def _batch_simulate(models):
 _simulate_batch = jax.jit(_batch_simulate)
 
 
+def _source_digest() -> bytes:
+    """A hash of the package's own code: a cached result computed by other code (a change between releases,
+    an edited checkout) is not reused."""
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return h.digest()
+
+
 def fingerprint(model: PathModel) -> str:
-    """A hash of every leaf and label of the model (and the package version)."""
+    """A hash of every leaf and label of the model, the package version and its source code."""
     h = hashlib.sha256(__version__.encode())
+    h.update(_source_digest())
     leaves, treedef = jax.tree_util.tree_flatten(model)
     h.update(str(treedef).encode())
     for leaf in leaves:

@@ -349,6 +349,15 @@ def test_a_changed_parameter_changes_the_fingerprint(model, tmp_path):
     assert fingerprint(model) == fingerprint(reference_model(regions=AGGREGATION))  # a fresh load: the same
 
 
+def test_changed_code_changes_the_fingerprint(model, monkeypatch):
+    """A cached reference computed by other code (an edited checkout, another release) is not reused."""
+    import noreg_jax.runs as runs
+
+    before = fingerprint(model)
+    monkeypatch.setattr(runs, "_source_digest", lambda: b"other code")
+    assert fingerprint(model) != before
+
+
 # ---------------------------------------------------------------------------------------------
 # the derivative of mainland GDP in the size of scenario 2's shock
 
