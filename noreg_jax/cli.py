@@ -88,10 +88,16 @@ def cmd_run_scenario(args) -> int:
     from noreg_jax.drivers import reference_model
     from noreg_jax.results import deviation, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, run_scenarios
-    from noreg_jax.scenarios import parse_scenario
+    from noreg_jax.scenarios import ScenarioError, parse_scenario
 
     model = reference_model(regions=args.regions)
     scenarios = [parse_scenario(f, model) for f in args.files]
+    first_file = {}
+    for f, sc in zip(args.files, scenarios):
+        if sc.name in first_file:  # its results would overwrite the first one's
+            raise ScenarioError(f"{f}: field 'name' repeats the name of {first_file[sc.name]} (value {sc.name!r}); "
+                                "scenarios run together need distinct names")
+        first_file[sc.name] = f
     region = model.economy.benchmark.sets.region_of(args.region)
     if region != args.region:
         print(f"{args.region} is part of region {region} in this aggregation: the scenario figures are for {region}")

@@ -86,6 +86,8 @@ def _codes(path, field, raw, labels, what):
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
         raise _err(path, field, raw, f"must be a {what} code or a list of codes")
+    if not items:
+        raise _err(path, field, raw, f"selects no {what}: name at least one, or leave the field out for all")
     out = []
     for c in items:
         if c not in labels:

@@ -281,6 +281,9 @@ MALFORMED = {
                                      "-0.5"),
     "negative elasticity override by sector": (_GOOD + "\n[parameters]\nsigma_armington = { CHEM = -2.0 }\n",
                                                "parameters.sigma_armington.CHEM", "-2.0"),
+    "empty region list": (_GOOD.replace('region = "TRO"', "region = []"), "shocks[0].region", "[]"),
+    "zero export demand elasticity": (_GOOD + "\n[parameters]\nexport_demand_elasticity = 0.0\n",
+                                      "parameters.export_demand_elasticity", "0.0"),
 }
 
 
@@ -313,6 +316,16 @@ def test_invalid_toml_names_the_file_and_the_line(model, tmp_path):
         parse_scenario(path, model)
     message = str(info.value)
     assert str(path) in message and "line 10" in message, message
+
+
+def test_two_scenarios_with_one_name_are_refused_before_solving(tmp_path, capsys):
+    first, second = _write(tmp_path, _GOOD, "first"), _write(tmp_path, _GOOD, "second")  # both name = "bad"
+    argv = ["--regions", AGGREGATION, "run", "scenario", str(first), str(second), "--out", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--no-figures"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{second}: field 'name' repeats the name of {first} (value 'bad')" in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
 
 
 def test_the_command_reports_a_malformed_scenario(tmp_path, capsys):
