@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -10,6 +11,20 @@ def _economy(args):
     from noreg_jax.parameters import load_economy
 
     return load_economy(args.data, args.parameters, args.regions)
+
+
+def shock_scales(text: str) -> tuple[float, ...]:
+    """``--scale``: comma-separated finite multipliers, e.g. ``0.5,1,2``."""
+    values = []
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not a finite number")
+        values.append(value)
+    return tuple(values)
 
 
 def cmd_check(args) -> int:
@@ -101,7 +116,7 @@ def cmd_run_scenario(args) -> int:
     region = model.economy.benchmark.sets.region_of(args.region)
     if region != args.region:
         print(f"{args.region} is part of region {region} in this aggregation: the scenario figures are for {region}")
-    scales = tuple(float(v) for v in args.scale.split(",")) if args.scale else (1.0,)
+    scales = args.scale or (1.0,)
     reference, reused = cached_reference(model, None if args.no_cache else args.cache)
     print(f"reference path: {'reused from cache' if reused else 'solved'}")
     print(f"solving {len(scenarios) * len(scales)} scenario path(s) as one batch ...", flush=True)
@@ -189,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     scn = run_sub.add_parser("scenario", help="scenario file(s) (TOML) vs the reference path, batched")
     scn.add_argument("files", nargs="+", help="scenario TOML files (see scenarios/)")
     scn.add_argument("--out", default="results/scenarios", help="output directory")
-    scn.add_argument("--scale", default=None, help="comma-separated multipliers of every shock, e.g. 0.5,1,2")
+    scn.add_argument("--scale", default=None, type=shock_scales,
+                     help="comma-separated multipliers of every shock, e.g. 0.5,1,2 (finite numbers)")
     scn.add_argument("--region", default="TRO", help="region of the article's scenario figures")
     scn.add_argument("--cache", default="results/cache", help="where the reference path is cached")
     scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")

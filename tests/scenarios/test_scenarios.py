@@ -405,3 +405,18 @@ def test_gdp_derivative_in_the_shock_size_matches_finite_differences(model, scen
     numeric = (values[0] - values[1]) / (2.0 * h)
     assert float(slope) > 0.0
     np.testing.assert_allclose(float(slope), numeric, rtol=FD_RTOL)
+
+
+@pytest.mark.parametrize("text", ["1,,2", "abc", "nan", "0.5,inf"])
+def test_a_bad_scale_is_refused_by_the_parser(text, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "scenario", "scenarios/trondelag_vocational.toml", "--scale", text])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --scale:" in err and repr(text) in err, err
+
+
+def test_scales_are_parsed_to_finite_numbers():
+    from noreg_jax.cli import shock_scales
+
+    assert shock_scales("0.5,1,2") == (0.5, 1.0, 2.0)
