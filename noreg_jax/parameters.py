@@ -21,6 +21,14 @@ DEFAULT_PARAMETER_DIR = Path(__file__).parent / "data" / "parameters"
 PRODUCTION_ELASTICITIES = ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary",
                            "sigma_tertiary", "sigma_energy", "sigma_materials")
 TRADE_ELASTICITIES = ("sigma_armington", "sigma_domestic", "eta_export", "export_demand_elasticity")
+#: elasticities that must be > 0, with the reason: 0 is allowed (Leontief) everywhere else
+STRICTLY_POSITIVE = {
+    "sigma_labour": "with fixed labour supplies a Leontief labour nest has no equilibrium (the wage of the group "
+                    "in excess would fall to zero)",
+    "sigma_nontertiary": "with fixed labour supplies a Leontief labour nest has no equilibrium",
+    "sigma_tertiary": "with fixed labour supplies a Leontief labour nest has no equilibrium",
+    "export_demand_elasticity": "0 would make export prices infinite",
+}
 
 
 class Parameters(eqx.Module):
@@ -111,10 +119,13 @@ def load_parameters(b: Benchmark, param_dir: Path | str = DEFAULT_PARAMETER_DIR)
     sectors = b.sets.sectors
     prod = _per_sector(d / "production_elasticities.csv", PRODUCTION_ELASTICITIES, sectors, "sector")
     trade = _per_sector(d / "trade_elasticities.csv", TRADE_ELASTICITIES, sectors, "good")
-    if not (trade["export_demand_elasticity"] > 0).all():
-        k = int(np.argmin(np.asarray(trade["export_demand_elasticity"])))
-        raise DataError(f"{d / 'trade_elasticities.csv'}: field 'export_demand_elasticity' must be > 0, found "
-                        f"{float(trade['export_demand_elasticity'][k])!r} for {sectors[k]!r}")
+    for file, table in (("production_elasticities.csv", prod), ("trade_elasticities.csv", trade)):
+        for name in STRICTLY_POSITIVE.keys() & table.keys():
+            values = np.asarray(table[name])
+            if not (values > 0).all():
+                k = int(np.argmin(values))
+                raise DataError(f"{d / file}: field '{name}' must be > 0 ({STRICTLY_POSITIVE[name]}), found "
+                                f"{float(values[k])!r} for {sectors[k]!r}")
     hh = _per_sector(d / "household_parameters.csv", ("income_elasticity",), sectors, "good")
     sc_path = d / "household_scalars.csv"
     sc = _read_csv(sc_path, ["item", "value"])

@@ -34,7 +34,7 @@ import numpy as np
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import FIRST_YEAR, LAST_YEAR, PathModel
-from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
+from noreg_jax.parameters import PRODUCTION_ELASTICITIES, STRICTLY_POSITIVE, TRADE_ELASTICITIES
 
 # driver name -> its dimensions after year
 DRIVERS = {
@@ -204,8 +204,8 @@ def _elasticity(path, field, value, key):
     v = _number(path, field, value)
     if v < 0:
         raise _err(path, field, value, f"{key} must be >= 0")
-    if v == 0 and key == "export_demand_elasticity":
-        raise _err(path, field, value, f"{key} must be > 0 (0 would make export prices infinite)")
+    if v == 0 and key in STRICTLY_POSITIVE:
+        raise _err(path, field, value, f"{key} must be > 0 ({STRICTLY_POSITIVE[key]})")
     return v
 
 

@@ -191,6 +191,14 @@ def test_negative_elasticity(param_dir, benchmark):
     _raises(lambda: load_parameters(benchmark, param_dir), str(path), "'sigma_kl'", "negative", "-0.4", "row 8")
 
 
+@pytest.mark.parametrize("file, field", [("production_elasticities.csv", "sigma_labour"),
+                                         ("trade_elasticities.csv", "export_demand_elasticity")])
+def test_an_elasticity_that_must_be_positive_is_zero(param_dir, benchmark, file, field):
+    path = param_dir / file
+    _edit(path, 3, field, "0")
+    _raises(lambda: load_parameters(benchmark, param_dir), str(path), f"'{field}'", "must be > 0", "0.0")
+
+
 def test_nan_trade_elasticity(param_dir, benchmark):
     path = param_dir / "trade_elasticities.csv"
     _edit(path, 2, "sigma_armington", "NaN")

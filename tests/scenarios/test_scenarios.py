@@ -282,6 +282,7 @@ MALFORMED = {
     "negative elasticity override by sector": (_GOOD + "\n[parameters]\nsigma_armington = { CHEM = -2.0 }\n",
                                                "parameters.sigma_armington.CHEM", "-2.0"),
     "empty region list": (_GOOD.replace('region = "TRO"', "region = []"), "shocks[0].region", "[]"),
+    "Leontief labour nest": (_GOOD + "\n[parameters]\nsigma_labour = 0\n", "parameters.sigma_labour", "0"),
     "zero export demand elasticity": (_GOOD + "\n[parameters]\nexport_demand_elasticity = 0.0\n",
                                       "parameters.export_demand_elasticity", "0.0"),
 }
