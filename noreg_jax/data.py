@@ -397,6 +397,13 @@ def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, str]:
         raise DataError(f"{path}: field 'region' lacks the region(s) {missing}")
     if df["region"].duplicated().any():
         raise DataError(f"{path}: field 'region' has a duplicate value {df['region'][df['region'].duplicated()].iloc[0]!r}")
+    blank = df["group"].str.strip() == ""
+    if blank.any():
+        k = int(np.argmax(blank.to_numpy()))
+        raise DataError(f"{path}: field 'group' is empty for region {df['region'].iloc[k]!r} (row {k + 2})")
+    if df["group"].nunique() < 2:
+        raise DataError(f"{path}: field 'group' has one value {df['group'].iloc[0]!r} for every region; a division "
+                        "needs at least two regions (migration compares each region with the others)")
     return dict(zip(df["region"], df["group"]))
 
 

@@ -175,6 +175,21 @@ def test_mapping_lacking_a_region(tmp_path, benchmark):
     _raises(lambda: aggregate_regions(benchmark, path), str(path), "'region'", benchmark.sets.regions[-1])
 
 
+def test_mapping_with_an_empty_group_name(tmp_path, benchmark):
+    path = tmp_path / "mapping.csv"
+    rows = [f"{r},{'A' if k < 5 else 'B'}" for k, r in enumerate(benchmark.sets.regions)]
+    rows[2] = f"{benchmark.sets.regions[2]}, "
+    path.write_text("region,group\n" + "\n".join(rows) + "\n")
+    _raises(lambda: aggregate_regions(benchmark, path), str(path), "'group'", "empty", repr(benchmark.sets.regions[2]),
+            "row 4")
+
+
+def test_mapping_of_every_region_into_one_group(tmp_path, benchmark):
+    path = tmp_path / "mapping.csv"
+    path.write_text("region,group\n" + "\n".join(f"{r},NORWAY" for r in benchmark.sets.regions) + "\n")
+    _raises(lambda: aggregate_regions(benchmark, path), str(path), "'group'", "'NORWAY'", "at least two regions")
+
+
 def test_mapping_missing_column(tmp_path, benchmark):
     path = tmp_path / "mapping.csv"
     path.write_text("county,group\n" + "\n".join(f"{r},A" for r in benchmark.sets.regions) + "\n")
