@@ -116,6 +116,10 @@ def _resolve(base: Path, raw: str, path, field_name) -> str:
     return str(p.resolve())
 
 
+SOBOL_KEYS = {"base_samples", "groups", "second_order", "seed", "resamples", "conf_level"}
+SWEEP_KEYS = {"chunk_size", "vmap_width", "solver_tol", "solver_max_iter"}
+
+
 def load_config(path) -> SobolConfig:
     """Read and validate a Sobol config (TOML; see sensitivity/configs/ci_small.toml)."""
     path = Path(path)
@@ -130,6 +134,11 @@ def load_config(path) -> SobolConfig:
     unc = _get(data, path, "uncertainty", str)
     sobol = _get(data, path, "sobol", dict, {})
     sweep = _get(data, path, "sweep", dict, {})
+    for table, raw, allowed in (("sobol", sobol, SOBOL_KEYS), ("sweep", sweep, SWEEP_KEYS)):
+        for key in raw:
+            if key not in allowed:  # a typo would silently leave the default in place
+                raise ConfigError(f"{path}: field '{table}.{key}' is not a {table} setting (value {raw[key]!r}); "
+                                  f"expected one of {sorted(allowed)}")
     headlines = []
     for n, raw in enumerate(_get(data, path, "outcomes", list, [], required=True)):
         where = f"{path}[outcomes {n}]"

@@ -162,6 +162,8 @@ def test_shipped_configs_load():
     (("name = \"ci_small\"", "name = \"x\"\ncolour = 1"), "field 'colour' is not a config field"),
     (("further_education.toml", "nowhere.toml"), "field 'scenarios' names a file"),
     (("chunk_size = 16", "chunk_size = \"big\""), "field 'chunk_size' must be int"),
+    (("base_samples = 64", "base_sample = 64"), r"field 'sobol.base_sample' is not a sobol setting \(value 64\)"),
+    (("chunk_size = 16", "chunksize = 16"), r"field 'sweep.chunksize' is not a sweep setting \(value 16\)"),
 ])
 def test_bad_config_is_named(tmp_path, edit, message):
     text = CI_CONFIG.read_text().replace("../../scenarios/", f"{ROOT / 'scenarios'}/").replace(*edit)
