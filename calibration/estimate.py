@@ -861,9 +861,9 @@ def write_results(result: EstimationResult, out: Path | str) -> list[Path]:
 def cmd_estimate(args) -> int:
     config = load_config(args.config)
     regions = getattr(args, "regions", None) or config.regions
-    from noreg_jax.drivers import reference_model
+    from noreg_jax.cli import model_from_args
 
-    model = reference_model(regions=regions)
+    model = model_from_args(args, regions)
     overrides = {k: v for k, v in (("max_iter", args.max_iter), ("method", args.method), ("draws", args.draws))
                  if v is not None}
     print(f"estimating {', '.join(p.name for p in config.parameters)} from {len(config.targets)} target(s) "

@@ -7,10 +7,19 @@ import math
 import sys
 
 
-def _economy(args):
+def _economy(args, regions=None):
+    """The economy of ``--data``, ``--parameters`` and ``--regions`` (or ``regions`` where a command has its own)."""
     from noreg_jax.parameters import load_economy
 
-    return load_economy(args.data, args.parameters, args.regions)
+    return load_economy(getattr(args, "data", None), getattr(args, "parameters", None),
+                        regions if regions is not None else getattr(args, "regions", None))
+
+
+def model_from_args(args, regions=None):
+    """The reference path model on the economy of the command line's ``--data``, ``--parameters``, ``--regions``."""
+    from noreg_jax.drivers import reference_model
+
+    return reference_model(_economy(args, regions))
 
 
 def shock_scales(text: str) -> tuple[float, ...]:
@@ -75,11 +84,10 @@ def cmd_info(args) -> int:
 def cmd_run_reference(args) -> int:
     from tqdm import tqdm
 
-    from noreg_jax.drivers import reference_model
     from noreg_jax.results import format_summary, save
     from noreg_jax.runs import run_reference
 
-    model = reference_model(regions=args.regions)
+    model = model_from_args(args)
     bar = tqdm(total=len(model.drivers.years), desc="reference path", unit="year", disable=args.quiet)
     ds = run_reference(model, progress=lambda y: bar.update(1))
     bar.close()
@@ -100,12 +108,11 @@ def cmd_run_reference(args) -> int:
 def cmd_run_scenario(args) -> int:
     from pathlib import Path
 
-    from noreg_jax.drivers import reference_model
     from noreg_jax.results import deviation, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import ScenarioError, parse_scenario
 
-    model = reference_model(regions=args.regions)
+    model = model_from_args(args)
     scenarios = [parse_scenario(f, model) for f in args.files]
     first_file = {}
     for f, sc in zip(args.files, scenarios):
@@ -143,11 +150,10 @@ def _article_paths(args):
     Scenario 1 is None (not run) where its region is not a region of this division.
     """
     from noreg_jax.article import SCENARIO_FILES, SCENARIO_REGION, SCENARIOS_DIR
-    from noreg_jax.drivers import reference_model
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import parse_scenario
 
-    model = reference_model(regions=args.regions)
+    model = model_from_args(args)
     run_s1 = SCENARIO_REGION in model.economy.benchmark.sets.regions
     if not run_s1:
         print(f"scenario 1 not run: {SCENARIO_REGION} is not a region of this division", file=sys.stderr)

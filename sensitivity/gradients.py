@@ -319,9 +319,9 @@ def cmd_gradients(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from noreg_jax.drivers import reference_model
+    from noreg_jax.cli import model_from_args
 
-    model = reference_model(regions=getattr(args, "regions", None))
+    model = model_from_args(args)
     options = SolverOptions(tol=args.tol)
     print(f"differentiating {args.outcome}" + (f" (effect of {args.scenario})" if args.scenario else "")
           + f" with respect to every elasticity{' and shock size' if args.scenario else ''} ...", flush=True)

@@ -508,6 +508,10 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
 
 
 def cmd_sobol(args) -> int:
+    for option in ("data", "parameters"):
+        if getattr(args, option, None) is not None:  # the workers rebuild the model from the config alone
+            raise ConfigError(f"--{option} {getattr(args, option)}: noreg sensitivity sobol runs on the shipped "
+                              "data and parameters only (not yet supported by this command)")
     import matplotlib
 
     matplotlib.use("Agg")

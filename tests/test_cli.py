@@ -100,3 +100,27 @@ def test_bad_estimation_config_is_an_input_error_not_a_traceback(tmp_path, capsy
     assert main(["estimate", str(config), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "noreg: input error" in err and str(config) in err and "not valid TOML" in err
+
+
+@pytest.mark.parametrize("command", [["run", "reference"], ["run", "scenario", "scenarios/trondelag_vocational.toml"],
+                                     ["compare", "article"],
+                                     ["sensitivity", "gradients", "--outcome", "population:TRO:2050"],
+                                     ["estimate", "calibration/configs/recovery.toml"]])
+@pytest.mark.parametrize("option", ["--data", "--parameters"])
+def test_data_and_parameter_directories_are_honoured(command, option, tmp_path, capsys):
+    """``--data`` / ``--parameters`` name the inputs of every command that builds a model: an empty directory
+    is an input error naming it (before, ``run`` solved the shipped data without a word)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = [option, str(empty), *command, "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("noreg: input error: ") and str(empty) in err and "missing" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sobol_refuses_data_directories(tmp_path, capsys):
+    argv = ["--data", str(tmp_path), "sensitivity", "sobol", "sensitivity/configs/ci_small.toml", "--out",
+            str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "runs on the shipped data and parameters only" in capsys.readouterr().err
