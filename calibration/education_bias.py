@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import tempfile
 from pathlib import Path
 
 import equinox as eqx
@@ -37,6 +35,7 @@ import jax
 import numpy as np
 
 from noreg_jax.dynamics import PathModel, simulate, require_path_converged
+from noreg_jax.output_files import atomic_output
 
 OUT_FILE = Path(__file__).resolve().parent.parent / "noreg_jax" / "data" / "reference" / "labour_productivity.csv"
 SOURCE = ("CALIBRATED by python -m calibration.education_bias: national labour-augmenting productivity that keeps "
@@ -112,14 +111,12 @@ def calibrate(model: PathModel, gap_closed_by_2050: float, step: float = 1.5, to
 def write(index: np.ndarray, education, years, out: Path = OUT_FILE) -> Path:
     """Write ``labour_productivity.csv`` atomically (temporary file in the same folder, then rename)."""
     out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+    with atomic_output(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["year", "education", "index", "source"])
         for t, y in enumerate(years):
             for e, code in enumerate(education):
                 w.writerow([y, code, f"{index[t, e]:.12f}", SOURCE])
-    os.replace(tmp, out)
     return out
 
 

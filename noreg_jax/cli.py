@@ -84,10 +84,12 @@ def cmd_info(args) -> int:
 def cmd_run_reference(args) -> int:
     from tqdm import tqdm
 
+    from noreg_jax.output_files import output_directory
     from noreg_jax.results import format_summary, save
     from noreg_jax.runs import run_reference
 
     model = model_from_args(args)
+    output_directory(args.out)  # checked before the path is solved
     bar = tqdm(total=len(model.drivers.years), desc="reference path", unit="year", disable=args.quiet)
     ds = run_reference(model, progress=lambda y: bar.update(1))
     bar.close()
@@ -106,8 +108,7 @@ def cmd_run_reference(args) -> int:
 
 
 def cmd_run_scenario(args) -> int:
-    from pathlib import Path
-
+    from noreg_jax.output_files import atomic_output, output_directory
     from noreg_jax.results import deviation, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import ScenarioError, parse_scenario
@@ -124,16 +125,17 @@ def cmd_run_scenario(args) -> int:
     if region != args.region:
         print(f"{args.region} is part of region {region} in this aggregation: the scenario figures are for {region}")
     scales = args.scale or (1.0,)
+    out = output_directory(args.out)  # checked before anything is solved
     reference, reused = cached_reference(model, None if args.no_cache else args.cache)
     print(f"reference path: {'reused from cache' if reused else 'solved'}")
     print(f"solving {len(scenarios) * len(scales)} scenario path(s) as one batch ...", flush=True)
-    out = Path(args.out)
     save(reference, out)
     for ds in run_scenarios(model, scenarios, scales):
         save(ds, out)
         dev = deviation(ds, reference)
         dev.attrs["name"] = f"{ds.attrs['name']}_vs_reference"
-        dev.to_netcdf(out / f"{dev.attrs['name']}.nc", engine="h5netcdf")
+        with atomic_output(out / f"{dev.attrs['name']}.nc") as tmp:
+            dev.to_netcdf(tmp, engine="h5netcdf")
         if not args.no_figures:
             from noreg_jax.figures import scenario_figures
 
@@ -167,25 +169,15 @@ def _article_paths(args):
 
 
 def cmd_compare_article(args) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
-
     from noreg_jax.article import compare, format_table, load_published, model_figures
+    from noreg_jax.output_files import atomic_output, output_directory
 
     published = load_published()
+    out = output_directory(args.out)  # checked before anything is solved
     table = compare(published, model_figures(*_article_paths(args)))
     print(format_table(table, markdown=args.markdown))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".article_comparison.", suffix=".csv.tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            table.to_csv(f, index=False)
-        os.replace(tmp, out / "article_comparison.csv")
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_output(out / "article_comparison.csv") as tmp:
+        table.to_csv(tmp, index=False)
     print(f"comparison: {out / 'article_comparison.csv'}", file=sys.stderr)
     return 1 if table["sign_ok"].eq(False).any() else 0
 

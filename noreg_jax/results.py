@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from noreg_jax.dynamics import PathModel, PathResult
+from noreg_jax.output_files import atomic_output, output_directory
 
 PETROLEUM = "PETRO"
 
@@ -93,12 +94,12 @@ def headline(ds: xr.Dataset) -> dict:
 
 
 def save(ds: xr.Dataset, out: Path | str) -> Path:
-    """Write ``<name>.nc`` and tidy CSV summaries into ``out``; returns the NetCDF path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``<name>.nc`` and tidy CSV summaries into ``out``, each file atomically; returns the NetCDF path."""
+    out = output_directory(out)
     name = ds.attrs.get("name", "results")
     path = out / f"{name}.nc"
-    ds.to_netcdf(path, engine="h5netcdf")
+    with atomic_output(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     summaries = {
         "population_by_region": ds.population.sum("education"),
         "employment_by_region": ds.employment.sum(("sector", "education")),
@@ -109,9 +110,10 @@ def save(ds: xr.Dataset, out: Path | str) -> Path:
         "migration": ds.migration,
     }
     for key, da in summaries.items():
-        da.rename(key.split("_by_")[0]).to_dataframe().reset_index().drop(
-            columns=[c for c in ("region_name", "sector_name") if c in da.coords], errors="ignore"
-        ).to_csv(out / f"{name}_{key}.csv", index=False)
+        table = da.rename(key.split("_by_")[0]).to_dataframe().reset_index().drop(
+            columns=[c for c in ("region_name", "sector_name") if c in da.coords], errors="ignore")
+        with atomic_output(out / f"{name}_{key}.csv") as tmp:
+            table.to_csv(tmp, index=False)
     return path
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from jax.sharding import AxisType, PartitionSpec
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.data import DataError
 from noreg_jax.dynamics import PathModel, simulate
+from noreg_jax.output_files import atomic_output
 from noreg_jax.scenarios import Scenario, apply_scenario, stack
 from noreg_jax.solver import SolverOptions
 from sensitivity.outcomes import OutcomeError, parse_outcome
@@ -367,12 +367,9 @@ class SweepResult:
 
 
 def _atomic_write(path: Path, write):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    """``write(binary file)`` to ``path`` atomically (:func:`noreg_jax.output_files.atomic_output`)."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _draws_hash(draws: np.ndarray) -> str:

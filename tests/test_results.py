@@ -133,3 +133,29 @@ def test_a_county_inside_an_aggregated_region_is_found_and_a_stranger_is_named()
     assert sets.region_of("TRO") == "REST" and sets.region_of("OSL") == "OSVI" and sets.region_of("REST") == "REST"
     with pytest.raises(DataError, match=r"'XYZ'.*regions: OSVI, REST"):
         sets.region_of("XYZ")
+
+
+def test_an_output_location_that_is_a_file_is_refused_before_solving(tmp_path, capsys):
+    from noreg_jax.cli import main
+
+    taken = tmp_path / "results.txt"
+    taken.write_text("not a folder")
+    assert main(["--regions", "two_regions.csv", "run", "reference", "--out", str(taken), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{taken}: the output location is a file, not a folder" in err, err
+    assert taken.read_text() == "not a folder"
+
+
+def test_atomic_output_leaves_nothing_behind_on_failure(tmp_path):
+    from noreg_jax.output_files import atomic_output
+
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    with atomic_output(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]

@@ -1,0 +1,47 @@
+"""Writing results safely (I/O at the edge): every output file appears whole or not at all, and an output folder
+is checked before any work is done, so a long solve is never lost to a bad ``--out``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from noreg_jax.data import DataError
+
+
+class OutputError(DataError):
+    """An output location that cannot be written; the message names it."""
+
+
+def output_directory(out: Path | str) -> Path:
+    """``out`` as a folder that exists and can be written (created if needed), or :class:`OutputError`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: the output location is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: the output folder cannot be created ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: the output folder is not writable")
+    return out
+
+
+@contextmanager
+def atomic_output(path: Path | str):
+    """Yield a temporary path beside ``path``; when the block ends without error it is synced to disk and renamed
+    to ``path`` (atomic on one file system), otherwise removed. Readers never see a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
