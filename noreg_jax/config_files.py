@@ -17,9 +17,15 @@ def read_toml(error: type[Exception], path: Path | str, text: str | None = None)
     """The TOML file at ``path`` (or ``text``, reported as coming from ``path``) as a dict."""
     path = Path(path)
     try:
-        return tomllib.loads(text if text is not None else path.read_text())
+        return tomllib.loads(text if text is not None else path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
+    except PermissionError:
+        raise error(f"{path}: cannot be read (permission denied)") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML ({exc})") from None
 

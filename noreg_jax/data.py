@@ -440,4 +440,9 @@ def aggregate_regions(b: Benchmark, mapping: dict[str, str] | Path | str) -> Ben
 
 def metadata(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict:
     p = Path(data_dir) / "metadata.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+    if not p.exists():
+        return {}
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None

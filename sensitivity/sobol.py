@@ -40,6 +40,7 @@ import pandas as pd
 
 from noreg_jax.config_files import read_toml
 from noreg_jax.data import DataError
+from noreg_jax.output_files import output_directory
 from sensitivity.sweep import (
     DrawOutput,
     Evaluator,
@@ -396,7 +397,7 @@ def run_design(problem: dict, evaluator: Evaluator, out, *, base_samples: int, s
 
     ``sweep_runner(draws, directory, manifest_kwargs)`` may replace the local sweep (e.g. Dask).
     """
-    out = Path(out)
+    out = output_directory(out)  # a file or an unwritable folder is refused before any draw is solved
     draws = sample(problem, base_samples, second_order, seed)
     directory = out / SWEEP_DIR
     extra = {"problem": problem, "second_order": second_order, "base_samples": base_samples, "seed": seed}
@@ -445,8 +446,7 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
     """The whole analysis of a config: sweep, indices (CSV, PNG) and arviz summaries. Returns a dict."""
     from sensitivity import summaries
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_directory(out)  # refused before anything is compiled or solved
     spec = cfg.spec()
     evaluator = build_evaluator(spec)
     uncertainty = config_uncertainty(cfg)

@@ -287,3 +287,10 @@ def test_cli_bad_parameter_dir_exits_with_status_2(param_dir, capsys):
     _edit(param_dir / "production_elasticities.csv", 0, "sigma_top", "-1")
     assert main(["--parameters", str(param_dir), "--regions", "two_regions.csv", "info"]) == 2
     assert "'sigma_top'" in capsys.readouterr().err
+
+
+def test_corrupt_metadata_is_a_named_error(tmp_path):
+    from noreg_jax.data import metadata
+
+    (tmp_path / "metadata.json").write_text('{"base_year": 2018,')
+    _raises(lambda: metadata(tmp_path), str(tmp_path / "metadata.json"), "not valid JSON")

@@ -311,6 +311,15 @@ def test_a_malformed_scenario_names_file_field_and_value(model, tmp_path, case):
     assert f"(value {value})" in message, message
 
 
+def test_a_folder_or_latin1_file_as_a_scenario_is_a_named_error(model, tmp_path):
+    with pytest.raises(ScenarioError, match="is a folder, not a TOML file"):
+        parse_scenario(tmp_path, model)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('name = "tr\u00f8ndelag"\n'.encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"latin1.toml: not UTF-8 text"):
+        parse_scenario(latin1, model)
+
+
 def test_invalid_toml_names_the_file_and_the_line(model, tmp_path):
     path = _write(tmp_path, _GOOD.replace("value = 1.0", "value = = 1.0"))
     with pytest.raises(ScenarioError, match="not valid TOML") as info:

@@ -200,3 +200,12 @@ def test_cli_runs_the_ci_config_small_and_resumes(tmp_path, capsys):
     summary = pd.read_csv(out / "outcomes_summary.csv", index_col=0)
     assert summary.loc["s2_mainland_gdp", "mean"] > 0 and summary.loc["s1_tro_voc_migration", "mean"] < 0
     assert json.loads((out / "report.json").read_text())["failed_draws"] == 0
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_draw(tmp_path, capsys):
+    from noreg_jax.cli import main
+
+    taken = tmp_path / "sobol.txt"
+    taken.write_text("x")
+    assert main(["sensitivity", "sobol", str(CI_CONFIG), "--out", str(taken)]) == 2
+    assert f"{taken}: the output location is a file, not a folder" in capsys.readouterr().err
