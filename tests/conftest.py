@@ -10,8 +10,9 @@
    subprocesses inherit it through the environment. Measured: notebook 01 alone, 45 s cold, 20 s from the cache.
 3. The tests check results, not speed, and most of their time is XLA compiling programs that then run for
    seconds: unless the caller says otherwise, XLA's optimisation passes are off (``JAX_DISABLE_MOST_OPTIMIZATIONS``,
-   JAX's switch for this). Measured: tests/dynamics/test_path.py 116 s -> 85 s. Results agree to rounding; the
-   benchmarks (benchmarks/) and every user run keep the optimised code.
+   JAX's switch for this) and its compiler effort is lowest (``JAX_OPTIMIZATION_LEVEL=O0``). Measured:
+   tests/dynamics/test_path.py 116 s -> 85 s -> 62 s. Results agree to rounding; the benchmarks (benchmarks/)
+   and every user run keep the optimised code.
 """
 
 import gc
@@ -24,6 +25,7 @@ if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="noreg-jax-compile-cache-")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+os.environ.setdefault("JAX_OPTIMIZATION_LEVEL", "O0")
 
 import jax  # noqa: E402  (after the cache directory is set: jax reads it at import)
 import pytest  # noqa: E402
