@@ -9,7 +9,7 @@
 Each factor is a **multiplier** of the central values the model already uses (so the central draw, all
 factors 1, is the model as shipped): the entries of ``parameter`` named by ``applies_to`` (``ALL``, or
 sector / education codes joined by ``+``) become ``central × factor``. One factor applied to every sector
-*ties* the sectors: their errors move together. That keeps the dimension of the analysis small (12 factors,
+*ties* the sectors: their errors move together. That keeps the dimension of the analysis small (13 factors,
 4 groups instead of 24 × 6 + 4 elasticities) and is the conservative choice for aggregate outcomes: errors
 that are independent across sectors would partly average out. Split a row into several (``applies_to``
 lists of sectors) to free them.

@@ -56,10 +56,11 @@ def _same(a, b):
 def test_shipped_uncertainty_file():
     u = load_uncertainty()
     assert u.names == ("sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary", "sigma_tertiary",
-                       "sigma_armington", "sigma_domestic", "beta_low", "beta_voc", "beta_bach", "beta_mast")
+                       "sigma_armington", "sigma_domestic", "export_demand_elasticity", "beta_low", "beta_voc",
+                       "beta_bach", "beta_mast")
     assert list(dict.fromkeys(u.groups)) == ["klem", "education", "armington", "migration"]
     problem = u.problem(groups=True)
-    assert problem["num_vars"] == 12 and len(problem["groups"]) == 12
+    assert problem["num_vars"] == 13 and len(problem["groups"]) == 13
     for f, bounds, dist in zip(u.factors, problem["bounds"], problem["dists"]):
         assert bounds[0] >= 0.0 and f.source
         assert dist == ("truncnorm" if f.group == "klem" else "unif")
