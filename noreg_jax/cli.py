@@ -146,7 +146,7 @@ def cmd_run_scenario(args) -> int:
     return 0
 
 
-def _article_paths(args):
+def _article_paths(args, model):
     """The reference path (cached) and the article's two scenarios: (reference, scenario 1, scenario 2).
 
     Scenario 1 is None (not run) where its region is not a region of this division.
@@ -155,7 +155,6 @@ def _article_paths(args):
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import parse_scenario
 
-    model = model_from_args(args)
     run_s1 = SCENARIO_REGION in model.economy.benchmark.sets.regions
     if not run_s1:
         print(f"scenario 1 not run: {SCENARIO_REGION} is not a region of this division", file=sys.stderr)
@@ -173,8 +172,9 @@ def cmd_compare_article(args) -> int:
     from noreg_jax.output_files import atomic_output, output_directory
 
     published = load_published()
-    out = output_directory(args.out)  # checked before anything is solved
-    table = compare(published, model_figures(*_article_paths(args)))
+    model = model_from_args(args)  # inputs first, then the output folder, then the solves
+    out = output_directory(args.out)
+    table = compare(published, model_figures(*_article_paths(args, model)))
     print(format_table(table, markdown=args.markdown))
     with atomic_output(out / "article_comparison.csv") as tmp:
         table.to_csv(tmp, index=False)

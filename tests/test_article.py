@@ -203,10 +203,11 @@ def test_cli_exit_status_and_csv(paths, voc_migration, without, status, tmp_path
     reference, _, s2 = (ds.sel(region=keep) for ds in paths)
     seen = {}
 
-    def fake_paths(args):
+    def fake_paths(args, model):
         seen.update(regions=args.regions, cache=args.cache, no_cache=args.no_cache)
         return reference, _scenario1(reference, voc_migration), s2
 
+    monkeypatch.setattr(cli, "model_from_args", lambda args, regions=None: None)  # no model needed: paths are given
     monkeypatch.setattr(cli, "_article_paths", fake_paths)
     out = tmp_path / "compare"
     argv = ["--regions", "x.csv", "compare", "article", "--out", str(out), "--no-cache", "--markdown"]
