@@ -46,6 +46,7 @@ import pandas as pd
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel
+from noreg_jax.output_files import atomic_output, output_directory
 from noreg_jax.solver import SolverOptions
 from sensitivity import gradients as G
 from sensitivity.outcomes import OutcomeError, parse_outcome
@@ -842,16 +843,17 @@ def write_results(result: EstimationResult, out: Path | str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_directory(out)
     files = [out / "estimates.csv", out / "history.csv", out / "fit.csv", out / "correlation.csv"]
-    result.table().to_csv(files[0], index=False)
-    result.history.to_csv(files[1], index=False)
-    result.fit.to_csv(files[2], index=False)
-    result.correlation.to_csv(files[3])
+    tables = [(result.table(), False), (result.history, False), (result.fit, False), (result.correlation, True)]
+    for path, (table, index) in zip(files, tables):
+        with atomic_output(path) as tmp:
+            table.to_csv(tmp, index=index)
     if result.draws is not None:
-        to_inference_data(result).to_netcdf(out / "draws.nc", engine="h5netcdf")
-        summary(result).to_csv(out / "summary.csv")
+        with atomic_output(out / "draws.nc") as tmp:
+            to_inference_data(result).to_netcdf(tmp, engine="h5netcdf")
+        with atomic_output(out / "summary.csv") as tmp:
+            summary(result).to_csv(tmp)
         files += [out / "draws.nc", out / "summary.csv"]
         if pair_plot(result, out / "pair.png") is not None:
             files.append(out / "pair.png")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
-from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -44,6 +43,7 @@ from jax import lax
 from noreg_jax.dynamics import PathModel, PathResult, simulate
 from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
 from noreg_jax.scenarios import Scenario, apply_scenario, parse_scenario, stack
+from noreg_jax.output_files import atomic_output, output_directory
 from noreg_jax.solver import SolverOptions
 from sensitivity.outcomes import Outcome, parse_outcome
 
@@ -322,13 +322,13 @@ def cmd_gradients(args) -> int:
     from noreg_jax.cli import model_from_args
 
     model = model_from_args(args)
+    out = output_directory(args.out)  # checked before the paths are differentiated
     options = SolverOptions(tol=args.tol)
     print(f"differentiating {args.outcome}" + (f" (effect of {args.scenario})" if args.scenario else "")
           + f" with respect to every elasticity{' and shock size' if args.scenario else ''} ...", flush=True)
     df = path_gradients(model, args.outcome, args.scenario, options)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "gradients.csv", index=False)
+    with atomic_output(out / "gradients.csv") as tmp:
+        df.to_csv(tmp, index=False)
     plot_gradients(df, out / "gradients.png", top=args.top)
     print(f"{df.attrs['kind']} {args.outcome} = {df.attrs['outcome_value']:.6g}")
     print(f"top 10 of {len(df)} parameters by |elasticity|:")

@@ -40,9 +40,14 @@ def log_import_price(p: Parameters):
     return jnp.log(p.exchange_rate * p.world_price_imports)
 
 
+def cet_shares(b: Benchmark):
+    """Benchmark revenue shares (domestic, exports) [r, j, 2] of net output."""
+    return value_shares(jnp.stack([b.trade.sum(axis=1), b.exports], -1))
+
+
 def cet_revenue(b: Benchmark, p: Parameters, log_p_domestic, log_p_export):
     """Log unit revenue R[r, j] of net output and the CET supply indices (domestic, exports) [r, j, 2]."""
-    shares = value_shares(jnp.stack([b.trade.sum(axis=1), b.exports], -1))
+    shares = cet_shares(b)
     log_prices = jnp.stack([log_p_domestic, log_p_export], -1)
     log_r = ces_log_unit_cost(log_prices, shares, -p.eta_export)
     return log_r, ces_demand_index(log_r, log_prices, -p.eta_export)
@@ -54,8 +59,7 @@ EXPORT_PRICE_ITERATIONS = 6
 def export_market_residual(b: Benchmark, p: Parameters, log_p_domestic, log_activity, log_p_export):
     """(h, ∂h/∂u) of the export market in u = log p_X (see :func:`log_export_price`); h = 0 at its equilibrium."""
     log_r, index = cet_revenue(b, p, log_p_domestic, log_p_export)
-    export_share = index[..., 1] * jnp.exp(log_p_export - log_r) * value_shares(
-        jnp.stack([b.trade.sum(axis=1), b.exports], -1))[..., 1]
+    export_share = index[..., 1] * jnp.exp(log_p_export - log_r) * cet_shares(b)[..., 1]  # s_X = θ_X (p_X/R)^(1+η)
     kappa = 1.0 / p.export_demand_elasticity
     h = (log_p_export - log_world_export_price(p)) \
         + kappa * (log_activity - jnp.log(p.export_demand) + p.eta_export * (log_p_export - log_r))
