@@ -72,6 +72,15 @@ def annual_growth(series: xr.DataArray, start=None, end=None) -> xr.DataArray:
     return (series.sel(year=b) / series.sel(year=a)) ** (1.0 / (b - a)) - 1.0
 
 
+def industry_growth(ds: xr.Dataset, region: str) -> pd.Series:
+    """Change in gross product by sector in one region, first to last year (NOK million, 2018 prices),
+    largest first: the article's "industries with the largest growth" (Fig. 4 shows their levels in both
+    years; docs/model.md, Outputs)."""
+    gp = ds.gross_product.sel(region=region)
+    change = gp.isel(year=-1) - gp.isel(year=0)
+    return change.to_pandas().sort_values(ascending=False)
+
+
 def headline(ds: xr.Dataset) -> dict:
     """The figures the article reports for the reference path (MODEL.md §7)."""
     pop = ds.population.sum("education")

@@ -41,7 +41,7 @@ from noreg_jax import plotting
 from noreg_jax.checks import run_checks
 from noreg_jax.drivers import reference_model
 from noreg_jax.dynamics import require_path_converged, simulate
-from noreg_jax.figures import COUNTIES, fastest_growing_industries
+from noreg_jax.figures import COUNTIES, largest_growing_industries
 from noreg_jax.parameters import load_economy
 from noreg_jax.results import format_summary, headline, to_dataset
 
@@ -133,10 +133,10 @@ by_region(100 * h["gdp_per_capita_growth_by_region"],
 # %%
 fig, axes = plt.subplots(1, len(focus), figsize=(6 * len(focus), 4), layout="constrained")
 for ax, region in zip(np.atleast_1d(axes), focus):
-    industries = fastest_growing_industries(ds, region)
-    print(f"{region}: fastest-growing industries, gross product (NOK million, 2018 prices)")
+    industries = largest_growing_industries(ds, region)
+    print(f"{region}: industries with the largest growth, gross product (NOK million, 2018 prices)")
     print(industries.round(0).to_string(), end="\n\n")
-    plotting.grouped_bars(industries, ax=ax, title=f"{region}: fastest-growing industries (Fig. 4)",
+    plotting.grouped_bars(industries, ax=ax, title=f"{region}: industries with the largest growth (Fig. 4)",
                           ylabel="NOK million, 2018 prices")
 plt.show()
 

@@ -121,6 +121,18 @@ def test_model_figures_have_the_known_values(paths):
     assert f["s2_employment_OSL_VIK"] == pytest.approx(320)
 
 
+def test_industries_rank_by_the_change_in_gross_product_not_its_rate(paths):
+    """A small industry that grows ×5 (Oslo's basic metals in the model) is not among the largest growers."""
+    reference = paths[0].copy(deep=True)
+    tiny = dict(region="OSL", sector="AGRI")
+    reference["gross_product"].loc[dict(year=2018, **tiny)] = 0.01
+    reference["gross_product"].loc[dict(year=2050, **tiny)] = 0.05
+    f = model_figures(reference, *paths[1:])
+    assert (f["ref_industry_rank_OSL_KNOW"], f["ref_industry_rank_OSL_FIN"]) == (1, 2)
+    factor = reference.gross_product.sel(region="OSL").isel(year=-1) / reference.gross_product.sel(region="OSL").isel(year=0)
+    assert factor.sel(sector="AGRI") > factor.sel(sector="KNOW")  # by growth rate AGRI would be first
+
+
 def test_article_like_paths_pass_every_check(paths):
     table = compare(load_published(), model_figures(*paths))
     assert table["sign_ok"].isin([True, None]).all() and table["sign_ok"].eq(True).sum() == 32

@@ -29,7 +29,7 @@ EXPECTED = {
         "all checks passed",
         "years (2018–2050) solved in",
         "mainland GDP per capita growth",
-        "fastest-growing industries",
+        "industries with the largest growth",
         "mainland GDP per capita growth, %/yr",
         "real wage voc/bach",
     ],

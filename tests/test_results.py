@@ -28,7 +28,7 @@ TIGHT = SolverOptions(tol=1e-12)
 DIMS = ("year", "region", "sector", "education")
 SUMMARIES = ("population_by_region", "employment_by_region", "gross_product_by_region",
              "mainland_gross_product_by_region", "gross_product_by_region_sector", "real_wage", "migration")
-FIGURES = ("fig1_population_growth.png", "fig3_gdp_per_capita_growth.png", "fig4_fastest_growing_industries.png",
+FIGURES = ("fig1_population_growth.png", "fig3_gdp_per_capita_growth.png", "fig4_largest_growing_industries.png",
            "fig5_cumulative_migration.png")
 
 
