@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parameters", default=None, help="parameter directory (default: shipped)")
     parser.add_argument("--regions", default=None,
                         help="aggregate counties by a mapping CSV (region,group), e.g. landsdeler.csv")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="do not read or write compiled programs in the user cache folder "
+                             "(~/.cache/noreg-jax/xla or $NOREG_JAX_CACHE_DIR; also NOREG_JAX_COMPILE_CACHE=0)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="replication, homogeneity and Walras' law on the shipped data").set_defaults(
         func=cmd_check)
@@ -233,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.no_compile_cache:
+        from noreg_jax.compile_cache import enable
+
+        enable()
     from noreg_jax.data import DataError
     from noreg_jax.dynamics import PathNotConverged
     from noreg_jax.equilibrium import NotConverged

@@ -39,11 +39,14 @@ import pandas as pd
 
 from noreg_jax import plotting
 from noreg_jax.checks import run_checks
+from noreg_jax.compile_cache import enable as enable_compile_cache
 from noreg_jax.drivers import reference_model
 from noreg_jax.dynamics import require_path_converged, simulate
 from noreg_jax.figures import COUNTIES, largest_growing_industries
 from noreg_jax.parameters import load_economy
 from noreg_jax.results import format_summary, headline, to_dataset
+
+enable_compile_cache()  # compiled programs are kept for the next run (noreg_jax/compile_cache.py)
 
 REGIONS = os.environ.get("NOREG_NOTEBOOK_REGIONS") or None  # a mapping file, e.g. "two_regions.csv"; None: 11 counties
 

@@ -46,11 +46,14 @@ import pandas as pd
 
 import noreg_jax
 from noreg_jax import plotting
+from noreg_jax.compile_cache import enable as enable_compile_cache
 from noreg_jax.data import DataError
 from noreg_jax.drivers import reference_model
 from noreg_jax.results import deviation, format_scenario_summary, mainland, scenario_headline
 from noreg_jax.runs import run_reference, run_scenarios
 from noreg_jax.scenarios import DRIVERS, apply_scenario, parse_scenario
+
+enable_compile_cache()  # compiled programs are kept for the next run (noreg_jax/compile_cache.py)
 
 REGIONS = os.environ.get("NOREG_NOTEBOOK_REGIONS") or None  # e.g. "trondelag_rest.csv"; None: the 11 counties
 SCENARIO_DIR = Path(noreg_jax.__file__).resolve().parents[1] / "scenarios"

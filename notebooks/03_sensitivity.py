@@ -43,6 +43,7 @@ from pathlib import Path
 import arviz as az
 import matplotlib.pyplot as plt
 
+from noreg_jax.compile_cache import enable as enable_compile_cache
 from noreg_jax.drivers import reference_model
 from noreg_jax.parameters import load_economy
 from sensitivity import summaries
@@ -58,6 +59,8 @@ from sensitivity.sobol import (
     sample,
 )
 from sensitivity.sweep import build_evaluator, run_sweep
+
+enable_compile_cache()  # compiled programs are kept for the next run (noreg_jax/compile_cache.py)
 
 REGIONS = os.environ.get("NOREG_NOTEBOOK_REGIONS") or None  # a mapping file, e.g. "two_regions.csv"; None: 11 counties
 if REGIONS is not None and "TRO" not in load_economy(regions=REGIONS).benchmark.sets.regions:

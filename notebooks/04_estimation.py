@@ -40,7 +40,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from calibration.estimate import CONFIG_DIR, estimate, format_result, pair_plot, summary
+from noreg_jax.compile_cache import enable as enable_compile_cache
 from noreg_jax.drivers import reference_model
+
+enable_compile_cache()  # compiled programs are kept for the next run (noreg_jax/compile_cache.py)
 
 REGIONS = os.environ.get("NOREG_NOTEBOOK_REGIONS") or None  # a mapping file, e.g. "two_regions.csv"; None: 11 counties
 SMALL = REGIONS is not None
