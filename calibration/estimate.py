@@ -49,7 +49,7 @@ from noreg_jax.dynamics import PathModel
 from noreg_jax.output_files import atomic_output, output_directory
 from noreg_jax.solver import SolverOptions
 from sensitivity import gradients as G
-from sensitivity.outcomes import OutcomeError, parse_outcome
+from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
 
 TRANSFORMS = ("log", "none")
 METHODS = ("gauss_newton", "adam", "lbfgs")
@@ -289,46 +289,6 @@ def load_config(path: Path | str, text: str | None = None) -> EstimationConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# outcome specs with county codes on an aggregated model
-
-
-def translate_outcome(spec: str, model: PathModel) -> str:
-    """The spec with county codes replaced by the model regions they make up (OSL:VIK -> OSVI).
-
-    A county that is a model region itself is kept. Counties are replaced only if together they make up
-    whole model regions; otherwise :class:`sensitivity.outcomes.OutcomeError` explains the mismatch.
-    """
-    s = model.economy.benchmark.sets
-    parts = spec.split(":")
-    if len(parts) < 3:
-        return spec
-    known = set(s.regions) | set(s.sectors) | set(s.education) | {"ALL"}
-    region_of = {c: n for n in range(s.n_regions) for c in s.counties_of(n)}
-    codes, counties = [], []  # codes: kept codes, or the index into counties of a county (resolved below)
-    for code in parts[1:-1]:
-        if code in known or code not in region_of:
-            codes.append(code)  # a model code (or an unknown one, which parse_outcome names)
-        else:
-            codes.append(len(counties))
-            counties.append(code)
-    placed = set()
-    for n in dict.fromkeys(region_of[c] for c in counties):
-        members = set(s.counties_of(n))
-        chosen = {c for c in counties if region_of[c] == n}
-        if chosen != members:
-            raise OutcomeError(f"outcome {spec!r}: in this aggregation region {s.regions[n]} is "
-                               f"{' + '.join(sorted(members))}; the county/counties {sorted(chosen)} alone "
-                               "cannot be expressed")
-    for k, code in enumerate(codes):
-        if isinstance(code, int):
-            n = region_of[counties[code]]
-            codes[k] = None if n in placed else s.regions[n]  # the region once, where its first county was
-            placed.add(n)
-    codes = [c for c in codes if c is not None]
-    return ":".join([parts[0], *codes, parts[-1]])
-
-
-# ---------------------------------------------------------------------------------------------
 # the problem bound to a model
 
 
@@ -494,7 +454,7 @@ def prepare(config: EstimationConfig, model: PathModel, progress=None) -> Proble
                 parsed.append(None)
                 continue
             try:
-                used = translate_outcome(spec, model)
+                used = translate_counties(spec, model)
                 parsed.append((parse_outcome(used, model), used))
             except OutcomeError as exc:
                 raise _err(config.path, f"targets[{k}].{fld}", spec, f"is not an outcome of this model: {exc}") \

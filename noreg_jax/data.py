@@ -38,18 +38,51 @@ class Sets:
     public: tuple[bool, ...]
     goods: tuple[bool, ...]
     members: tuple[tuple[str, ...], ...] = ()  # counties of each region (empty: each region is a county)
+    member_shares: tuple[tuple[float, ...], ...] = ()  # the share of each member county in the region (empty: 1)
 
     def counties_of(self, n: int) -> tuple[str, ...]:
-        """County codes that make up region n (itself, unless the data were aggregated)."""
+        """County codes that make up region n (itself, unless the data were aggregated or split)."""
         return self.members[n] if self.members else (self.regions[n],)
+
+    def county_shares_of(self, n: int) -> tuple[float, ...]:
+        """The share of each county of :meth:`counties_of` that belongs to region n (1 unless it was split)."""
+        return self.member_shares[n] if self.member_shares else (1.0,) * len(self.counties_of(n))
+
+    def regions_of_counties(self, codes) -> tuple[str, ...]:
+        """The model regions that make up exactly the counties or regions ``codes`` (in the order named).
+
+        A model region is kept; counties are replaced by the regions holding them, which must hold nothing else
+        (OSL, VIK -> OSVI in two_regions; TRO -> TRO1, TRO2 when Trøndelag was split in two). Raises
+        DataError when the counties are part of a region, or a code is neither a region nor a county."""
+        out = []
+        counties = [c for c in codes if c not in self.regions]
+        for code in codes:
+            if code in self.regions:
+                out.append(code)
+                continue
+            holders = [n for n in range(self.n_regions) if code in self.counties_of(n)]
+            if not holders:
+                raise DataError(f"region {code!r} is neither a region nor a county of this model; "
+                                f"regions: {', '.join(self.regions)}")
+            for n in holders:
+                extra = [c for c in self.counties_of(n) if c not in counties]
+                if extra:
+                    raise DataError(f"county {code!r} lies in region {self.regions[n]!r} "
+                                    f"({' + '.join(self.counties_of(n))}) of this division; name all of its "
+                                    f"counties or the region")
+                out.append(self.regions[n])
+        return tuple(dict.fromkeys(out))
 
     def region_of(self, code: str) -> str:
         """The region that is, or holds, the region or county ``code`` (e.g. TRO -> REST in two_regions)."""
         if code in self.regions:
             return code
-        for n, region in enumerate(self.regions):
-            if code in self.counties_of(n):
-                return region
+        holders = [self.regions[n] for n in range(self.n_regions) if code in self.counties_of(n)]
+        if len(holders) > 1:
+            raise DataError(f"county {code!r} is split into the regions {', '.join(holders)} of this division; "
+                            "name one of them")
+        if holders:
+            return holders[0]
         raise DataError(f"region {code!r} is neither a region nor a county of this model; "
                         f"regions: {', '.join(self.regions)}")
 
@@ -385,8 +418,11 @@ def _label(s: Sets, name, k):
 # aggregation
 
 
-def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, str]:
-    """Read a mapping table (columns ``region``, ``group``) of counties into fewer regions."""
+def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, dict[str, float]]:
+    """Read a division of the regions (columns ``region``, ``group``, optional ``share``): region -> {group: share}.
+
+    Without ``share`` every region lies in one group (an aggregation, e.g. landsdeler). With it a region may be
+    split among several groups, its rows' shares (> 0) summing to 1 (``noreg_jax/data/mappings/README.md``)."""
     path = Path(path)
     if not path.is_absolute() and not path.exists():
         path = MAPPINGS_DIR / path
@@ -395,8 +431,13 @@ def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, str]:
     missing = sorted(set(sets.regions) - set(df["region"]))
     if missing:
         raise DataError(f"{path}: field 'region' lacks the region(s) {missing}")
-    if df["region"].duplicated().any():
-        raise DataError(f"{path}: field 'region' has a duplicate value {df['region'][df['region'].duplicated()].iloc[0]!r}")
+    has_share = "share" in df.columns
+    pairs = df["region"] + "\0" + df["group"]
+    repeated = (pairs if has_share else df["region"]).duplicated()
+    if repeated.any():
+        k = int(np.argmax(repeated.to_numpy()))
+        what = f"region {df['region'].iloc[k]!r} in group {df['group'].iloc[k]!r}" if has_share else repr(df['region'].iloc[k])
+        raise DataError(f"{path}: field 'region' has a duplicate value {what} (row {k + 2})")
     blank = df["group"].str.strip() == ""
     if blank.any():
         k = int(np.argmax(blank.to_numpy()))
@@ -404,29 +445,69 @@ def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, str]:
     if df["group"].nunique() < 2:
         raise DataError(f"{path}: field 'group' has one value {df['group'].iloc[0]!r} for every region; a division "
                         "needs at least two regions (migration compares each region with the others)")
-    return dict(zip(df["region"], df["group"]))
+    shares = _numeric(df, path, "share") if has_share else np.ones(len(df))
+    if not (shares > 0).all():
+        k = int(np.argmax(~(shares > 0)))
+        raise DataError(f"{path}: field 'share' must be > 0, found {df['share'].iloc[k]!r} for region "
+                        f"{df['region'].iloc[k]!r} (row {k + 2})")
+    out: dict[str, dict[str, float]] = {}
+    for r, g, v in zip(df["region"], df["group"], shares):
+        out.setdefault(r, {})[g] = float(v)
+    for r, parts in out.items():
+        if abs(sum(parts.values()) - 1.0) > 1e-9:
+            raise DataError(f"{path}: field 'share' of region {r!r} sums to {sum(parts.values())!r}, not 1")
+    return out
 
 
-def aggregate_regions(b: Benchmark, mapping: dict[str, str] | Path | str) -> Benchmark:
-    """Sum the benchmark over groups of regions (e.g. landsdeler). Flows within a group become own-region."""
+def split_mapping(sets: Sets, parts: dict[str, int]) -> dict[str, dict[str, float]]:
+    """A division that splits region r into ``parts[r]`` equal parts (``r1``, ``r2``, …) and keeps the others.
+
+    For scaling studies before sub-county data exist: each part is a scaled copy of its county (SYNTHETIC)."""
+    out = {}
+    for r in sets.regions:
+        k = int(parts.get(r, 1))
+        if k < 1:
+            raise DataError(f"split of region {r!r}: the number of parts must be at least 1, found {k}")
+        out[r] = {r: 1.0} if k == 1 else {f"{r}{i + 1}": 1.0 / k for i in range(k)}
+    return out
+
+
+def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
+    """The benchmark on another division of its regions: groups of regions summed (e.g. landsdeler; flows within a
+    group become own-region), and regions split into shares (each part a scaled copy of every flow of its region;
+    flows between the parts of one region are shares of its own-region flows, at its own distance).
+
+    ``mapping``: a mapping file (:func:`read_region_mapping`) or a dict region -> group or region -> {group: share}.
+    Aggregating a split back gives the original benchmark exactly."""
     if not isinstance(mapping, dict):
         mapping = read_region_mapping(mapping, b.sets)
+    mapping = {r: ({g: 1.0} if isinstance(g, str) else dict(g)) for r, g in mapping.items()}
     s = b.sets
-    groups = tuple(dict.fromkeys(mapping[r] for r in s.regions))
+    groups = tuple(dict.fromkeys(g for r in s.regions for g in mapping[r]))
     A = np.zeros((len(groups), s.n_regions))
     for n, r in enumerate(s.regions):
-        A[groups.index(mapping[r]), n] = 1.0
+        for g, share in mapping[r].items():
+            A[groups.index(g), n] = share
     agg1 = lambda x: np.tensordot(A, np.asarray(x), axes=(1, 0))
     agg2 = lambda x: np.einsum("gs,hr,sr...->gh...", A, A, np.asarray(x))
     trade = agg2(b.trade)
     weights = np.asarray(b.trade).sum(axis=2) + 1e-12
     dist = agg2(np.asarray(b.distance) * weights) / agg2(weights)
-    names = tuple(" + ".join(s.region_names[n] for n in range(s.n_regions) if mapping[s.regions[n]] == g)
-                  if sum(1 for r in s.regions if mapping[r] == g) > 1 else
-                  s.region_names[s.regions.index(next(r for r in s.regions if mapping[r] == g))] for g in groups)
-    members = tuple(tuple(c for n, r in enumerate(s.regions) if mapping[r] == g for c in s.counties_of(n))
-                    for g in groups)
-    sets = Sets(groups, names, s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods, members)
+    members, shares, names = [], [], []
+    for gi in range(len(groups)):
+        cols = [n for n in range(s.n_regions) if A[gi, n] > 0]
+        counties: dict[str, float] = {}
+        for n in cols:
+            for c, f in zip(s.counties_of(n), s.county_shares_of(n)):
+                counties[c] = counties.get(c, 0.0) + A[gi, n] * f
+        members.append(tuple(counties))
+        shares.append(tuple(1.0 if abs(f - 1.0) < 1e-12 else float(f) for f in counties.values()))
+        names.append(" + ".join(s.region_names[n] if A[gi, n] == 1.0 else f"{s.region_names[n]} ({100 * A[gi, n]:.4g} %)"
+                                for n in cols))
+    names = [f"{name} [{g}]" if names.count(name) > 1 else name for name, g in zip(names, groups)]
+    split = any(f != 1.0 for fs in shares for f in fs)
+    sets = Sets(groups, tuple(names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
+                tuple(members), tuple(shares) if split else ())
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
     fields = {}
     for f in Benchmark.__dataclass_fields__:

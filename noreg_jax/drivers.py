@@ -87,7 +87,8 @@ def reference_population(economy: Economy, data_dir: Path, years) -> np.ndarray:
     out = np.zeros((len(years), s.n_regions, s.n_education))
     for k, y in enumerate(years):
         try:
-            totals = np.array([sum(by_county[(c, y)] for c in s.counties_of(n)) for n in range(s.n_regions)])
+            totals = np.array([sum(f * by_county[(c, y)] for c, f in zip(s.counties_of(n), s.county_shares_of(n)))
+                               for n in range(s.n_regions)])
         except KeyError as exc:
             raise DataError(f"{path}: field 'population' lacks county {exc.args[0][0]} in year {y}") from None
         out[k] = _fit(seed, totals, totals.sum() * shares[k] / shares[k].sum())

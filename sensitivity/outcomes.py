@@ -43,6 +43,35 @@ class OutcomeError(ValueError):
     """An outcome spec that names an unknown variable, code or year."""
 
 
+def translate_counties(spec: str, model: PathModel) -> str:
+    """The spec with county codes replaced by the model regions that make them up (OSL:VIK -> OSVI on
+    two_regions; TRO -> TRO1:TRO2 where Trøndelag was split); other codes are kept for :func:`parse_outcome`.
+
+    Raises OutcomeError when the counties named make up only part of a model region."""
+    from noreg_jax.data import DataError
+
+    s = model.economy.benchmark.sets
+    parts = spec.split(":")
+    if len(parts) < 3:
+        return spec
+    known = set(s.regions) | set(s.sectors) | set(s.education) | {"ALL"}
+    counties = {c for n in range(s.n_regions) for c in s.counties_of(n)}
+    place = [code for code in parts[1:-1] if code in known or code in counties]
+    try:
+        regions = s.regions_of_counties([c for c in place if c in counties or c in s.regions])
+    except DataError as exc:
+        raise OutcomeError(f"outcome {spec!r}: {exc}; it cannot be expressed on this division") from None
+    out, placed = [], False
+    for code in parts[1:-1]:
+        if code in s.regions or (code in counties and code not in known):
+            if not placed:  # the regions once, where the first of them was named
+                out.extend(regions)
+                placed = True
+        else:
+            out.append(code)
+    return ":".join([parts[0], *out, parts[-1]])
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A scalar outcome of a path (see the module docstring)."""

@@ -57,7 +57,7 @@ from noreg_jax.dynamics import PathModel, simulate
 from noreg_jax.output_files import atomic_output
 from noreg_jax.scenarios import Scenario, apply_scenario, stack
 from noreg_jax.solver import SolverOptions
-from sensitivity.outcomes import OutcomeError, parse_outcome
+from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
 
 MANIFEST = "manifest.json"
 DRAWS = "draws.npy"
@@ -150,30 +150,6 @@ class Headline:
     label: str = ""
 
 
-def _region_codes(spec: str, model: PathModel) -> str:
-    """Replace county codes by the region of an aggregated model that holds them, when the spec names all
-    the counties of that region (e.g. OSL:VIK -> OSVI); naming part of a region is an error."""
-    s = model.economy.benchmark.sets
-    parts = spec.split(":")
-    codes = parts[1:-1]
-    county_region = {c: n for n in range(s.n_regions) for c in s.counties_of(n) if c not in s.regions}
-    out, seen = [], set()
-    for code in codes:
-        if code in county_region:
-            n = county_region[code]
-            members = s.counties_of(n)
-            missing = [c for c in members if c not in codes]
-            if missing:
-                raise SweepError(f"outcome {spec!r}: county {code!r} lies in region {s.regions[n]!r} "
-                                 f"({'+'.join(members)}) of this aggregation; name all of {members} or the region")
-            if n not in seen:
-                out.append(s.regions[n])
-                seen.add(n)
-        else:
-            out.append(code)
-    return ":".join([parts[0], *out, parts[-1]])
-
-
 def model_evaluator(model: PathModel, uncertainty, scenarios: list[Scenario], headlines: list[Headline],
                     options: SolverOptions = SolverOptions(), path_vmap: bool = False) -> Evaluator:
     """An evaluator of the headline outcomes of the reference path and of each scenario for one draw.
@@ -201,7 +177,10 @@ def model_evaluator(model: PathModel, uncertainty, scenarios: list[Scenario], he
             if spec is None:
                 ids.append(None)
                 continue
-            spec = _region_codes(spec, model)
+            try:
+                spec = translate_counties(spec, model)
+            except OutcomeError as exc:
+                raise SweepError(f"headline {h.name!r}: {exc}") from None
             if spec not in specs:
                 specs.append(spec)
             ids.append(specs.index(spec))

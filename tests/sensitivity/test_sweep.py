@@ -287,11 +287,17 @@ def test_model_sweep_matches_direct_paths_and_resumes(ci_evaluator, tmp_path):
 
 
 def test_county_codes_map_to_the_aggregated_region():
+    from noreg_jax.data import split_mapping
     from noreg_jax.drivers import reference_model
-    from sensitivity.sweep import _region_codes
+    from noreg_jax.parameters import load_economy
+    from sensitivity.outcomes import OutcomeError, translate_counties
 
     model = reference_model(regions="trondelag_rest.csv")
-    assert _region_codes("employment:OSL:VIK:2050", model) == "employment:OSVI:2050"
-    assert _region_codes("employment:TRO:voc:2050", model) == "employment:TRO:voc:2050"
-    with pytest.raises(SweepError, match="county 'OSL' lies in region 'OSVI'"):
-        _region_codes("employment:OSL:2050", model)
+    assert translate_counties("employment:OSL:VIK:2050", model) == "employment:OSVI:2050"
+    assert translate_counties("employment:TRO:voc:2050", model) == "employment:TRO:voc:2050"
+    with pytest.raises(OutcomeError, match="county 'OSL' lies in region 'OSVI'"):
+        translate_counties("employment:OSL:2050", model)
+    economy = load_economy()
+    split = reference_model(load_economy(regions=split_mapping(economy.benchmark.sets, {"TRO": 2})))
+    assert translate_counties("employment:TRO:voc:2050", split) == "employment:TRO1:TRO2:voc:2050"
+    assert translate_counties("employment:TRO1:2050", split) == "employment:TRO1:2050"
