@@ -4,6 +4,8 @@ fingerprint of everything it depends on) and batches of scenarios solved as one 
 from __future__ import annotations
 
 import hashlib
+import os
+import warnings
 from pathlib import Path
 
 import jax
@@ -11,6 +13,7 @@ import numpy as np
 
 from noreg_jax import __version__
 from noreg_jax.dynamics import PathModel, require_path_converged, simulate
+from noreg_jax.output_files import atomic_output
 from noreg_jax.results import load, save, to_dataset
 from noreg_jax.scenarios import Scenario, apply_scenario, scale_shocks, stack, unstack
 
@@ -66,12 +69,32 @@ def cached_reference(model: PathModel, cache_dir: Path | str | None):
     if cache_dir is None:
         return run_reference(model), False
     path = Path(cache_dir) / f"reference_{fingerprint(model)}.nc"
+    digest_file = path.with_suffix(".sha256")
     if path.exists():
-        return load(path), True
+        problem = None
+        if not digest_file.exists() or digest_file.read_text().strip() != _file_digest(path):
+            problem = "its content does not match the digest written with it (truncated or changed)"
+        else:
+            try:
+                return load(path), True
+            except (OSError, ValueError) as exc:
+                problem = f"it cannot be read ({exc})"
+        warnings.warn(f"cached reference {path} is not used: {problem}; solving the reference path again",
+                      stacklevel=2)
     ds = run_reference(model)
     save(ds, path.parent)
-    (path.parent / "reference.nc").rename(path)
+    os.replace(path.parent / "reference.nc", path)
+    with atomic_output(digest_file) as tmp:
+        tmp.write_text(_file_digest(path) + "\n")
     return ds, False
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def scenario_models(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):

@@ -25,6 +25,8 @@ results are differentiable in the shock sizes and scenarios batch with ``vmap``.
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from pathlib import Path
 
 import equinox as eqx
@@ -80,7 +82,21 @@ def _err(path, field, value, why):
     return field_error(ScenarioError, path, field, value, why)
 
 
-def _codes(path, field, raw, labels, what):
+def _unknown_code(code, labels, what, sets=None) -> str:
+    """Why ``code`` is not one of ``labels``: a county inside a region of this division, or a near miss."""
+    if sets is not None and what == "region":
+        holders = [sets.regions[n] for n in range(sets.n_regions) if code in sets.counties_of(n)]
+        if holders:
+            if len(holders) == 1:
+                return f"is a county that lies in the region {holders[0]} of this division; name that region instead"
+            return f"is a county split among the regions {', '.join(holders)} of this division; name them instead"
+    close = difflib.get_close_matches(code, labels, n=3, cutoff=0.5) or \
+        [c for c in labels if c.lower() == str(code).lower()]
+    hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+    return f"names an unknown {what}{hint}; known: {', '.join(labels)}"
+
+
+def _codes(path, field, raw, labels, what, sets=None):
     if raw is None:
         return list(range(len(labels)))
     items = [raw] if isinstance(raw, str) else raw
@@ -91,7 +107,7 @@ def _codes(path, field, raw, labels, what):
     out = []
     for c in items:
         if c not in labels:
-            raise _err(path, field, c, f"names an unknown {what}; known: {', '.join(labels)}")
+            raise _err(path, field, c, _unknown_code(c, labels, what, sets))
         out.append(labels.index(c))
     return out
 
@@ -132,7 +148,7 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
         if driver not in DRIVERS:
             raise _err(path, f"{where}.driver", driver, f"is not a driver; known: {', '.join(DRIVERS)}")
         dims = DRIVERS[driver]
-        regions = _codes(path, f"{where}.region", raw.get("region"), s.regions, "region")
+        regions = _codes(path, f"{where}.region", raw.get("region"), s.regions, "region", s)
         if dims[1] == "sector":
             if "education" in raw:
                 raise _err(path, f"{where}.education", raw["education"], f"does not apply to driver {driver!r}")
@@ -166,6 +182,9 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
         window = np.array([1.0 if yrs[0] <= y <= yrs[1] else 0.0 for y in years])
         shocks.append(Shock(driver, mode, transfer_idx, jnp.asarray(sel), jnp.asarray(window), jnp.asarray(value)))
     overrides = _parse_overrides(path, data.get("parameters", {}), s)
+    if not shocks and not overrides:
+        warnings.warn(f"{path}: the scenario has no shocks and no parameter overrides: it is the reference path",
+                      stacklevel=2)
     return Scenario(name, description, tuple(shocks), overrides)
 
 

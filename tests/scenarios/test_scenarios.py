@@ -124,7 +124,8 @@ def one_by_one(model, scenarios):
 def test_a_scenario_without_shocks_is_the_reference(model, reference, tmp_path):
     path = tmp_path / "nothing.toml"
     path.write_text('name = "nothing"\ndescription = "no shocks, no overrides"\n')
-    scenario = parse_scenario(path, model)
+    with pytest.warns(UserWarning, match="no shocks and no parameter overrides"):
+        scenario = parse_scenario(path, model)
     assert scenario.shocks == () and scenario.overrides == ()
     shocked = apply_scenario(model, scenario)
     for name in [n for n in DRIVERS if n != "workers"] + ["worker_shift"]:
@@ -311,6 +312,19 @@ def test_a_malformed_scenario_names_file_field_and_value(model, tmp_path, case):
     assert f"(value {value})" in message, message
 
 
+def test_an_unknown_code_suggests_the_near_miss_and_a_county_names_its_region(model, tmp_path):
+    with pytest.raises(ScenarioError, match=r"names an unknown region \(did you mean 'TRO'\?\)"):
+        parse_scenario(_write(tmp_path, _GOOD.replace('"TRO"', '"TRONDHEIM"')), model)
+    with pytest.raises(ScenarioError, match=r"region' is a county that lies in the region OSVI of this division; "
+                                            r"name that region instead \(value 'OSL'\)"):
+        parse_scenario(_write(tmp_path, _GOOD.replace('"TRO"', '"OSL"')), model)  # AGGREGATION: OSL + VIK = OSVI
+
+
+def test_a_scenario_without_shocks_or_overrides_is_reported(model, tmp_path):
+    with pytest.warns(UserWarning, match="no shocks and no parameter overrides: it is the reference path"):
+        parse_scenario(_write(tmp_path, 'name = "empty"\nshocks = []\n', "empty"), model)
+
+
 def test_a_folder_or_latin1_file_as_a_scenario_is_a_named_error(model, tmp_path):
     with pytest.raises(ScenarioError, match="is a folder, not a TOML file"):
         parse_scenario(tmp_path, model)
@@ -359,6 +373,23 @@ def test_the_cached_reference_is_reused(model, cache_dir, reference):
     assert reused
     assert (cache_dir / f"reference_{fingerprint(model)}.nc").exists()
     _assert_same_path(again, reference, 0.0, "cached vs solved")
+
+
+def test_a_damaged_cached_reference_is_solved_again_and_replaced(model, cache_dir, reference, tmp_path):
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(cache_dir, cache)
+    cached = cache / f"reference_{fingerprint(model)}.nc"
+    content = cached.read_bytes()
+    cached.write_bytes(content[: len(content) // 2])  # a truncated file (a full disk, a killed copy)
+    with pytest.warns(UserWarning, match="is not used: its content does not match the digest"):
+        again, reused = cached_reference(model, cache)
+    assert not reused
+    _assert_same_path(again, reference, 0.0, "re-solved vs solved")
+    assert cached.read_bytes() != content[: len(content) // 2]
+    _, reused = cached_reference(model, cache)  # the replacement is trusted again
+    assert reused
 
 
 def test_a_changed_parameter_changes_the_fingerprint(model, tmp_path):
