@@ -174,7 +174,8 @@ def fitted_exponent(sizes, times) -> float:
 
 
 COLUMNS = [("regions", "regions"), ("unknowns", "unknowns"), ("jacobian_density", "J density"),
-           ("compile_year_s", "compile year s"), ("year_s", "year s"), ("year_jacobians", "year J"),
+           ("residual_ms", "F ms"), ("compile_year_s", "compile year s"), ("year_s", "year s"),
+           ("year_jacobians", "year J"),
            ("scipy_method", "scipy"), ("scipy_year_s", "scipy year s"), ("scipy_ratio", "scipy/JAX"),
            ("compile_path_s", "compile path s"), ("path_s", "path s"), ("path_jacobians", "path J"),
            ("gradient_s", "gradient s"), ("gradient_ratio", "grad/path"), ("peak_memory_mb", "peak MB")]

@@ -34,7 +34,6 @@ import numpy as np
 
 from sensitivity.sweep import (
     BUILDS,
-    DRAWS,
     EvaluatorSpec,
     build_evaluator,
     chunk_rows,
@@ -42,6 +41,7 @@ from sensitivity.sweep import (
     load_sweep,
     open_sweep,
     pending_chunks,
+    read_draws,
     write_chunk,
 )
 
@@ -85,7 +85,7 @@ def run_sweep_distributed(draws, spec: EvaluatorSpec, directory, client, *, chun
 
     evaluator = build_evaluator(spec)  # the labels and key for the manifest; compiles nothing
     manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
-    draws = np.load(Path(directory) / DRAWS)
+    draws = read_draws(Path(directory), manifest)
     todo = pending_chunks(directory, manifest)
     if max_chunks is not None:
         todo = todo[:max_chunks]

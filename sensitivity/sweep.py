@@ -17,7 +17,9 @@ every row of a draw matrix (N × d):
 - after every chunk its results and the status of every draw are written to ``chunk_NNNNN.npz``
   (atomically: a temporary file, then ``os.replace``), beside ``manifest.json`` and ``draws.npy``. A sweep
   that was killed resumes where it stopped: finished chunks are read, not recomputed; a half-written
-  chunk never exists; a chunk file that cannot be read back is recomputed. Since every chunk holds the
+  chunk never exists; a chunk file that cannot be read back, or whose arrays no longer match the SHA-256
+  digest written into it, is recomputed (with a warning); ``draws.npy`` must match the manifest's
+  ``draws_sha256`` and an unreadable manifest is a named error, so a changed checkpoint is never trusted. Since every chunk holds the
   same rows and runs the same compiled function, a resumed sweep gives bit-for-bit the results of an
   uninterrupted one (on the same platform and number of devices; resumed elsewhere, a chunk is compiled
   for another layout and its results agree to the solver's tolerance, about 1e-10);
@@ -356,6 +358,40 @@ def _draws_hash(draws: np.ndarray) -> str:
     return hashlib.sha256(str(a.shape).encode() + a.tobytes()).hexdigest()[:16]
 
 
+def _arrays_digest(arrays: dict) -> str:
+    """SHA-256 over a chunk's arrays (names, dtypes, shapes and bytes), stored in the chunk as ``digest``."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in arrays if k != "digest"):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(key.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SweepError(f"{path}: not a readable sweep manifest ({exc}); it may be truncated: delete the sweep "
+                         "folder or use another") from None
+    if not isinstance(manifest, dict):
+        raise SweepError(f"{path}: not a sweep manifest (a JSON object); delete the sweep folder or use another")
+    return manifest
+
+
+def read_draws(directory: Path, manifest: dict) -> np.ndarray:
+    """draws.npy, checked against the digest in the manifest (a replaced or damaged file is refused)."""
+    path = Path(directory) / DRAWS
+    try:
+        draws = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"{path}: cannot be read ({exc}); delete the sweep folder or use another") from None
+    if _draws_hash(draws) != manifest.get("draws_sha256"):
+        raise SweepError(f"{path}: its values do not match field 'draws_sha256' of {Path(directory) / MANIFEST} "
+                         f"({_draws_hash(draws)} against {manifest.get('draws_sha256')!r}): the draws were changed "
+                         "after the sweep began; delete the sweep folder or use another")
+    return draws
+
+
 def chunk_path(directory: Path, index: int) -> Path:
     return Path(directory) / f"chunk_{index:05d}.npz"
 
@@ -376,7 +412,7 @@ def open_sweep(directory, draws, evaluator: Evaluator, chunk_size: int, paramete
                 "path_labels": list(evaluator.path_labels), **(extra or {})}
     path = directory / MANIFEST
     if path.exists():
-        old = json.loads(path.read_text())
+        old = _read_manifest(path)
         for key in ("format", "evaluator", "n_draws", "chunk_size", "draws_sha256", "outcome_names", "path_labels"):
             if old.get(key) != manifest[key]:
                 raise SweepError(f"{path}: field '{key}' is {old.get(key)!r}, this sweep has {manifest[key]!r}; "
@@ -400,10 +436,15 @@ def read_chunk(directory, index: int, manifest: dict) -> dict | None:
             data = {k: z[k] for k in z.files}
         ok = (data["index"].tolist() == list(range(start, stop))
               and data["outcomes"].shape == (stop - start, len(manifest["outcome_names"])))
+        intact = "digest" in data and str(data["digest"]) == _arrays_digest(data)
     except Exception:  # truncated or corrupt file
-        ok = False
+        ok = intact = False
     if not ok:
         warnings.warn(f"{path}: unreadable or not chunk {index} of this sweep; it will be recomputed", stacklevel=2)
+        return None
+    if not intact:
+        warnings.warn(f"{path}: its content does not match the digest written with it (changed after it was "
+                      "written); it will be recomputed", stacklevel=2)
         return None
     return data
 
@@ -412,6 +453,7 @@ def write_chunk(directory, index: int, result: dict, manifest: dict):
     start = index * manifest["chunk_size"]
     stop = min(start + manifest["chunk_size"], manifest["n_draws"])
     arrays = {"index": np.arange(start, stop), **{k: np.asarray(v) for k, v in result.items()}}
+    arrays["digest"] = np.asarray(_arrays_digest(arrays))
     _atomic_write(chunk_path(directory, index), lambda fh: np.savez(fh, **arrays))
 
 
@@ -430,8 +472,8 @@ def load_sweep(directory) -> SweepResult:
     path = directory / MANIFEST
     if not path.exists():
         raise SweepError(f"{path}: no sweep here (manifest missing)")
-    manifest = json.loads(path.read_text())
-    draws = np.load(directory / DRAWS)
+    manifest = _read_manifest(path)
+    draws = read_draws(directory, manifest)
     n, k, p = manifest["n_draws"], len(manifest["outcome_names"]), len(manifest["path_labels"])
     outcomes = np.full((n, k), np.nan)
     status = np.full(n, -1, dtype=np.int8)
@@ -460,7 +502,7 @@ def run_sweep(draws, evaluator: Evaluator, directory, *, chunk_size: int = 8, vm
     Returns :func:`load_sweep` of the directory (check ``.complete``).
     """
     manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
-    draws = np.load(Path(directory) / DRAWS)
+    draws = read_draws(Path(directory), manifest)
     done = 0
     for i in pending_chunks(directory, manifest):
         if max_chunks is not None and done >= max_chunks:

@@ -168,6 +168,31 @@ def test_a_corrupt_chunk_is_recomputed_and_another_sweep_is_refused(tmp_path):
         run_sweep(draws, ishigami_evaluator(b=0.2), tmp_path, chunk_size=8)
 
 
+def test_edited_checkpoints_are_never_trusted(tmp_path):
+    ev = ishigami_evaluator()
+    draws = _ishigami_draws(24)
+    full = run_sweep(draws, ev, tmp_path, chunk_size=8)
+    # a chunk whose outcomes were edited (a valid file of the right shape): recomputed, same indices as before
+    with np.load(chunk_path(tmp_path, 2)) as z:
+        edited = {k: z[k] for k in z.files}
+    edited["outcomes"] = edited["outcomes"] + 1.0
+    np.savez(chunk_path(tmp_path, 2), **edited)
+    with pytest.warns(UserWarning, match="chunk_00002.npz: its content does not match the digest"):
+        again = run_sweep(draws, ev, tmp_path, chunk_size=8)
+    _same(full, again)
+    # draws.npy replaced by other values of the same shape: refused, by the manifest's digest
+    np.save(tmp_path / "draws.npy", draws[::-1].copy())
+    with pytest.raises(SweepError, match="draws.npy: its values do not match field 'draws_sha256'"):
+        run_sweep(draws, ev, tmp_path, chunk_size=8)
+    with pytest.raises(SweepError, match="draws were changed after the sweep began"):
+        load_sweep(tmp_path)
+    # a truncated manifest: a named error, not a traceback
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    with pytest.raises(SweepError, match="manifest.json: not a readable sweep manifest"):
+        run_sweep(draws, ev, tmp_path, chunk_size=8)
+
+
 def test_failed_draws_are_recorded_never_dropped(tmp_path):
     ev = ishigami_evaluator(fail_above=2.0)  # x1 > 2 "does not converge"
     draws = _ishigami_draws(32)
