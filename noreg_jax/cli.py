@@ -110,7 +110,7 @@ def cmd_run_reference(args) -> int:
 def cmd_run_scenario(args) -> int:
     from noreg_jax.output_files import atomic_output, output_directory
     from noreg_jax.results import deviation, format_scenario_summary, save
-    from noreg_jax.runs import cached_reference, run_scenarios
+    from noreg_jax.runs import cached_reference, describe_failures, solve_scenarios
     from noreg_jax.scenarios import ScenarioError, parse_scenario
 
     model = model_from_args(args)
@@ -130,7 +130,8 @@ def cmd_run_scenario(args) -> int:
     print(f"reference path: {'reused from cache' if reused else 'solved'}")
     print(f"solving {len(scenarios) * len(scales)} scenario path(s) as one batch ...", flush=True)
     save(reference, out)
-    for ds in run_scenarios(model, scenarios, scales):
+    solved, failures = solve_scenarios(model, scenarios, scales)
+    for ds in solved:
         save(ds, out)
         dev = deviation(ds, reference)
         dev.attrs["name"] = f"{ds.attrs['name']}_vs_reference"
@@ -143,6 +144,14 @@ def cmd_run_scenario(args) -> int:
                 print(f"figure: {f}")
         print(format_scenario_summary(reference, ds, region))
     print(f"results: {out}")
+    if failures:  # the converged scenarios are written above; the failed ones are listed, not dropped
+        import pandas as pd
+
+        with atomic_output(out / "failures.csv") as tmp:
+            pd.DataFrame(failures).to_csv(tmp, index=False)
+        print(f"noreg: {describe_failures(failures)}; listed in {out / 'failures.csv'}", file=sys.stderr)
+        return 3
+    (out / "failures.csv").unlink(missing_ok=True)  # from an earlier run into this folder
     return 0
 
 
@@ -187,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
     parser.add_argument("--parameters", default=None, help="parameter directory (default: shipped)")
     parser.add_argument("--regions", default=None,
-                        help="aggregate counties by a mapping CSV (region,group), e.g. landsdeler.csv")
+                        help="another division of the counties: a mapping CSV (region,group[,share]) that aggregates "
+                             "them, e.g. landsdeler.csv, or splits them by shares (noreg_jax/data/mappings/README.md)")
     parser.add_argument("--no-compile-cache", action="store_true",
                         help="do not read or write compiled programs in the user cache folder "
                              "(~/.cache/noreg-jax/xla or $NOREG_JAX_CACHE_DIR; also NOREG_JAX_COMPILE_CACHE=0)")

@@ -150,7 +150,8 @@ def load_parameters(b: Benchmark, param_dir: Path | str = DEFAULT_PARAMETER_DIR)
 
 
 def load_economy(data_dir=None, param_dir=None, regions=None) -> Economy:
-    """Benchmark + default parameters, optionally aggregated to fewer regions by a mapping file."""
+    """Benchmark + default parameters, optionally on another division of the regions (a mapping file or dict:
+    counties aggregated, or split by shares; ``noreg_jax.data.aggregate_regions``)."""
     from noreg_jax.data import DEFAULT_DATA_DIR, aggregate_regions, load_benchmark
 
     b = load_benchmark(data_dir or DEFAULT_DATA_DIR)

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from noreg_jax import __version__
-from noreg_jax.dynamics import PathModel, require_path_converged, simulate
+from noreg_jax.dynamics import PathModel, PathNotConverged, require_path_converged, simulate
 from noreg_jax.output_files import atomic_output
 from noreg_jax.results import load, save, to_dataset
 from noreg_jax.scenarios import Scenario, apply_scenario, scale_shocks, stack, unstack
@@ -107,13 +107,35 @@ def scenario_models(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
     return out
 
 
-def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
-    """Solve every scenario (× scale) as one batched computation (see :func:`_batch_simulate`)."""
+def solve_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
+    """Solve every scenario (× scale) as one batched computation (see :func:`_batch_simulate`).
+
+    Returns (datasets of the scenarios whose every year converged, failures): a failure is
+    ``{"scenario", "first_failed_year", "failed_years", "max_residual"}``; nothing is dropped in silence."""
     labelled = scenario_models(model, scenarios, scales)
     batch = _simulate_batch(stack([m for _, m in labelled]))
     results = unstack(batch, len(labelled))
-    out = []
+    out, failures = [], []
     for (label, m), r in zip(labelled, results):
-        require_path_converged(r, m.drivers.years)
-        out.append(to_dataset(m, r, label))
+        conv = np.asarray(r.converged)
+        if conv.all():
+            out.append(to_dataset(m, r, label))
+            continue
+        years = [int(y) for y, c in zip(m.drivers.years, conv) if not c]
+        failures.append({"scenario": label, "first_failed_year": years[0], "failed_years": len(years),
+                         "max_residual": float(np.asarray(r.max_residual)[~conv].max())})
+    return out, failures
+
+
+def describe_failures(failures: list[dict]) -> str:
+    return "; ".join(f"scenario {f['scenario']}: did not converge from {f['first_failed_year']} on "
+                     f"({f['failed_years']} year(s), max |residual| {f['max_residual']:.3g})" for f in failures)
+
+
+def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
+    """:func:`solve_scenarios`, raising :class:`PathNotConverged` naming every scenario that failed."""
+    out, failures = solve_scenarios(model, scenarios, scales)
+    if failures:
+        raise PathNotConverged(describe_failures(failures) + "; the results from those years on are not an "
+                               "equilibrium")
     return out

@@ -19,6 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import noreg_jax  # noqa: F401  (float64)
@@ -350,6 +351,31 @@ def test_two_scenarios_with_one_name_are_refused_before_solving(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"{second}: field 'name' repeats the name of {first} (value 'bad')" in err, err
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+_DIVERGING = """name = "diverging"
+description = "TFP of every industry in Trøndelag falls to a millionth in 2030: no equilibrium is reached"
+
+[[shocks]]
+driver = "tfp"
+region = "TRO"
+years = [2030, 2030]
+mode = "level"
+value = 1e-6
+"""
+
+
+def test_a_scenario_that_does_not_converge_is_named_and_the_others_are_kept(tmp_path, capsys):
+    good = _write(tmp_path, _GOOD.replace('name = "bad"', 'name = "good"'), "good")
+    bad = _write(tmp_path, _DIVERGING, "diverging")
+    argv = ["--regions", AGGREGATION, "run", "scenario", str(good), str(bad), "--out", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--no-figures"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "scenario diverging: did not converge from 2030 on" in err, err
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert list(failures["scenario"]) == ["diverging"] and int(failures["first_failed_year"][0]) == 2030
+    assert (tmp_path / "out" / "good.nc").exists() and not (tmp_path / "out" / "diverging.nc").exists()
 
 
 def test_the_command_reports_a_malformed_scenario(tmp_path, capsys):
