@@ -54,16 +54,16 @@ def translate_counties(spec: str, model: PathModel) -> str:
     parts = spec.split(":")
     if len(parts) < 3:
         return spec
-    known = set(s.regions) | set(s.sectors) | set(s.education) | {"ALL"}
+    other = set(s.sectors) | set(s.education) | {"ALL"}
     counties = {c for n in range(s.n_regions) for c in s.counties_of(n)}
-    place = [code for code in parts[1:-1] if code in known or code in counties]
+    is_place = [code in s.regions or (code in counties and code not in other) for code in parts[1:-1]]
     try:
-        regions = s.regions_of_counties([c for c in place if c in counties or c in s.regions])
+        regions = s.regions_of_counties([c for c, place in zip(parts[1:-1], is_place) if place])
     except DataError as exc:
         raise OutcomeError(f"outcome {spec!r}: {exc}; it cannot be expressed on this division") from None
     out, placed = [], False
-    for code in parts[1:-1]:
-        if code in s.regions or (code in counties and code not in known):
+    for code, place in zip(parts[1:-1], is_place):
+        if place:
             if not placed:  # the regions once, where the first of them was named
                 out.extend(regions)
                 placed = True
