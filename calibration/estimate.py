@@ -46,7 +46,7 @@ import pandas as pd
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel
-from noreg_jax.output_files import atomic_output, output_directory
+from noreg_jax.output_files import atomic_output, output_directory, save_figure
 from noreg_jax.solver import SolverOptions
 from sensitivity import gradients as G
 from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
@@ -781,8 +781,7 @@ def pair_plot(result: EstimationResult, path=None):
         return None
     pc = az.plot_pair(to_inference_data(result), var_names=varying, backend="matplotlib", marginal=True)
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pc.savefig(path)
+        save_figure(pc, path)
     return pc
 
 

@@ -45,3 +45,13 @@ def atomic_output(path: Path | str):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def save_figure(figure, path: Path | str, **kwargs) -> Path:
+    """Write a figure atomically (:func:`atomic_output`): ``figure`` is anything with ``savefig(file, **kwargs)``
+    (a matplotlib Figure, an arviz PlotCollection); the format is the file's suffix (``.png``). Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
+    return path

@@ -149,9 +149,8 @@ def _finish(ax, title, ylabel, n_categories: int) -> None:
 
 def save(fig, path) -> Path:
     """Write a figure (or the figure of an Axes) to path at 120 dpi, creating parent folders; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from noreg_jax.output_files import save_figure
+
     if isinstance(fig, Axes):
         fig = fig.figure
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120)

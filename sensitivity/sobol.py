@@ -40,7 +40,7 @@ import pandas as pd
 
 from noreg_jax.config_files import read_toml
 from noreg_jax.data import DataError
-from noreg_jax.output_files import output_directory
+from noreg_jax.output_files import atomic_output, output_directory, save_figure
 from sensitivity.sweep import (
     DrawOutput,
     Evaluator,
@@ -319,10 +319,12 @@ def save_indices(indices: SobolIndices, out) -> list[Path]:
     paths = [out / "sobol_indices.csv"]
     df = indices.first_total.assign(blocks_used=indices.n_blocks_used, blocks=indices.n_blocks,
                                     failed_draws=indices.n_failed_draws)
-    df.to_csv(paths[0], index=False, float_format="%.6g")
+    with atomic_output(paths[0]) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
     if indices.second is not None:
         paths.append(out / "sobol_second_order.csv")
-        indices.second.to_csv(paths[-1], index=False, float_format="%.6g")
+        with atomic_output(paths[-1]) as tmp:
+            indices.second.to_csv(tmp, index=False, float_format="%.6g")
     return paths
 
 
@@ -352,7 +354,7 @@ def plot_indices(indices: SobolIndices, path=None, labels: dict | None = None, t
     fig.suptitle(title or f"Sobol indices ({indices.n_blocks_used} of {indices.n_blocks} blocks, "
                  f"{round(100 * conf_level)} % bootstrap intervals)", fontsize=10)
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -426,7 +428,8 @@ def run_design(problem: dict, evaluator: Evaluator, out, *, base_samples: int, s
     indices = analyze(problem, sweep, second_order, resamples, conf_level, seed)
     save_indices(indices, out)
     if sweep.n_failed:
-        sweep.failures().to_csv(out / "failures.csv", float_format="%.6g")
+        with atomic_output(out / "failures.csv") as tmp:
+            sweep.failures().to_csv(tmp, float_format="%.6g")
     return sweep, indices
 
 
@@ -483,7 +486,8 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
                                                      complete_blocks(sweep.ok, problem, cfg.second_order)),
                                   units=units, labels=labels)
     table = summaries.summary_table(tree)
-    table.to_csv(out / "outcomes_summary.csv", float_format="%.6g")
+    with atomic_output(out / "outcomes_summary.csv") as tmp:
+        table.to_csv(tmp, float_format="%.6g")
     result["files"].append(out / "outcomes_summary.csv")
     result["summary"] = table
     log("outcomes over the parameter uncertainty (A and B rows of the complete blocks, 90 % HDI):")
@@ -496,10 +500,11 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
                            f"{round(100 * cfg.conf_level)} % bootstrap intervals")
         plt.close(fig)
         result["files"] += [out / "sobol_indices.png", *summaries.plot_outcomes(tree, out)]
-    (out / "report.json").write_text(json.dumps(
-        {"config": cfg.path, "name": cfg.name, "draws": int(sweep.status.size), "failed_draws": sweep.n_failed,
-         "blocks": indices.n_blocks, "blocks_used": indices.n_blocks_used, "notes": indices.notes,
-         "compute_seconds": sweep.seconds}, indent=1))
+    with atomic_output(out / "report.json") as tmp:  # written last: its presence marks a finished analysis
+        tmp.write_text(json.dumps(
+            {"config": cfg.path, "name": cfg.name, "draws": int(sweep.status.size), "failed_draws": sweep.n_failed,
+             "blocks": indices.n_blocks, "blocks_used": indices.n_blocks_used, "notes": indices.notes,
+             "compute_seconds": sweep.seconds}, indent=1))
     return result
 
 

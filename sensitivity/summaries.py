@@ -18,6 +18,8 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from noreg_jax.output_files import save_figure
+
 GROUP = "prior_predictive"
 CI_PROB = 0.9
 
@@ -56,7 +58,8 @@ def summary_table(tree, prob: float = CI_PROB) -> pd.DataFrame:
 
 
 def _save(pc, path):
-    pc.savefig(path, dpi=100) if hasattr(pc, "savefig") else None
+    if hasattr(pc, "savefig"):
+        save_figure(pc, path, dpi=100)
     import matplotlib.pyplot as plt
 
     plt.close("all")

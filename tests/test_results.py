@@ -8,6 +8,7 @@ compiles once. The command runs on ``two_regions.csv`` (its own compilation).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -159,3 +160,29 @@ def test_atomic_output_leaves_nothing_behind_on_failure(tmp_path):
     with atomic_output(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_figures_are_written_atomically_in_the_format_of_their_suffix(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from noreg_jax.output_files import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    png = save_figure(fig, tmp_path / "sub" / "a.png", dpi=50)
+    pdf = save_figure(fig, tmp_path / "a.pdf")
+    plt.close(fig)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pdf", "a.png", "sub"]  # no temporary file left
+
+    class Broken:
+        def savefig(self, file, **kwargs):
+            Path(file).write_bytes(b"half a figure")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(Broken(), tmp_path / "b.png")
+    assert not (tmp_path / "b.png").exists() and sorted(p.name for p in tmp_path.rglob("*")) == ["a.pdf", "a.png", "sub"]
