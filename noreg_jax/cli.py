@@ -239,8 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.register_cli(sens_sub)
     sobol.register_cli(sens_sub)
     from calibration import estimate
+    from sensitivity import decomposition
 
     estimate.register_cli(sub)
+    decomposition.register_cli(sub)
     return parser
 
 
@@ -255,11 +257,12 @@ def main(argv=None) -> int:
     from noreg_jax.equilibrium import NotConverged
     from noreg_jax.scenarios import ScenarioError
     from calibration.estimate import EstimationError
+    from sensitivity.decomposition import DecompositionError
     from sensitivity.outcomes import OutcomeError
 
     try:
         return args.func(args)
-    except (DataError, ScenarioError, EstimationError, OutcomeError) as exc:
+    except (DataError, ScenarioError, EstimationError, OutcomeError, DecompositionError) as exc:
         print(f"noreg: input error: {exc}", file=sys.stderr)
         return 2
     except (NotConverged, PathNotConverged) as exc:
