@@ -236,3 +236,64 @@ def format_table(df: pd.DataFrame, markdown: bool = False) -> str:
     notes.append("County growth is mainland GDP per capita (Fig. 3). Viken is not among 'the other counties': "
                  "the article counts it with Oslo ('Oslo-området').")
     return "\n".join(lines + [""] + notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# the article's closing claim: "if all regions have their own offers it is as if none has an advantage"
+
+EVERY_REGION_SET = SCENARIOS_DIR / "vocational_every_county.toml"
+EVERY_REGION_COLUMNS = ("migrating_workers", "migrating_workers_low", "migrating_workers_voc", "population_pct",
+                        "gross_product_per_person_pct")
+
+
+def regions_shocked(scenario, regions) -> list[str]:
+    """The regions any shock of ``scenario`` selects (a :class:`noreg_jax.scenarios.Scenario`)."""
+    hit = np.zeros(len(regions), dtype=bool)
+    for shock in scenario.shocks:
+        hit |= np.asarray(shock.selection).any(axis=1)
+    return [r for r, h in zip(regions, hit) if h]
+
+
+def split_alone_and_together(scenarios, regions) -> tuple[dict, int]:
+    """({region: index of the scenario that shocks that region alone}, index of the one that shocks every region).
+
+    Raises DataError unless every region has exactly one scenario of its own and one scenario shocks them all."""
+    alone, together = {}, []
+    for k, sc in enumerate(scenarios):
+        hit = regions_shocked(sc, regions)
+        if len(hit) == len(regions):
+            together.append(k)
+        elif len(hit) == 1:
+            if hit[0] in alone:
+                raise DataError(f"scenarios {scenarios[alone[hit[0]]].name!r} and {sc.name!r} both shock "
+                                f"{hit[0]} alone; the set needs one per region")
+            alone[hit[0]] = k
+        else:
+            raise DataError(f"scenario {sc.name!r} shocks {', '.join(hit) or 'no region'}: a set for this comparison "
+                            "has one scenario per region alone and one for every region at once")
+    missing = [r for r in regions if r not in alone]
+    if missing or len(together) != 1:
+        raise DataError(f"the set needs one scenario per region alone (missing: {', '.join(missing) or 'none'}) and "
+                        f"exactly one that shocks every region (found {len(together)})")
+    return alone, together[0]
+
+
+def _own_effects(reference: xr.Dataset, scenario: xr.Dataset, region: str) -> dict:
+    h = scenario_headline(reference, scenario, region)
+    workers = h["migrating_workers_by_education"]
+    return {"migrating_workers": float(workers.sum()), "migrating_workers_low": float(workers["low"]),
+            "migrating_workers_voc": float(workers["voc"]), "population_pct": h["population_pct"],
+            "gross_product_per_person_pct": h["gross_product_per_person_pct"]}
+
+
+def every_region_table(reference: xr.Dataset, alone: dict, together: xr.Dataset) -> pd.DataFrame:
+    """Each region's effects with the programme in that region alone (``alone``: region -> scenario dataset)
+    and with it in every region at once: cumulative net in-migration of workers 2018–2050 (all, low, voc),
+    population and gross product per person in the last year (% from the reference). One row per region, a
+    column pair ``<measure>_alone`` / ``<measure>_together``."""
+    rows = []
+    for region, ds in alone.items():
+        a, t = _own_effects(reference, ds, region), _own_effects(reference, together, region)
+        rows.append({"region": region, **{f"{k}_alone": a[k] for k in EVERY_REGION_COLUMNS},
+                     **{f"{k}_together": t[k] for k in EVERY_REGION_COLUMNS}})
+    return pd.DataFrame(rows)

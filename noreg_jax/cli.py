@@ -111,12 +111,13 @@ def cmd_run_scenario(args) -> int:
     from noreg_jax.output_files import atomic_output, output_directory
     from noreg_jax.results import deviation, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, describe_failures, solve_scenarios
-    from noreg_jax.scenarios import ScenarioError, parse_scenario
+    from noreg_jax.scenarios import ScenarioError, parse_scenarios
 
     model = model_from_args(args)
-    scenarios = [parse_scenario(f, model) for f in args.files]
+    read = [(f, sc) for f in args.files for sc in parse_scenarios(f, model)]
+    scenarios = [sc for _, sc in read]
     first_file = {}
-    for f, sc in zip(args.files, scenarios):
+    for f, sc in read:
         if sc.name in first_file:  # its results would overwrite the first one's
             raise ScenarioError(f"{f}: field 'name' repeats the name of {first_file[sc.name]} (value {sc.name!r}); "
                                 "scenarios run together need distinct names")
@@ -191,6 +192,42 @@ def cmd_compare_article(args) -> int:
     return 1 if table["sign_ok"].eq(False).any() else 0
 
 
+def cmd_compare_every_region(args) -> int:
+    from noreg_jax.article import every_region_table, split_alone_and_together
+    from noreg_jax.output_files import atomic_output, output_directory
+    from noreg_jax.results import mainland
+    from noreg_jax.runs import cached_reference, run_scenarios
+    from noreg_jax.scenarios import parse_scenarios
+
+    model = model_from_args(args)
+    from noreg_jax.article import EVERY_REGION_SET
+
+    scenarios = parse_scenarios(args.set or EVERY_REGION_SET, model)
+    alone, together = split_alone_and_together(scenarios, model.economy.benchmark.sets.regions)
+    out = output_directory(args.out)
+    reference, reused = cached_reference(model, None if args.no_cache else args.cache)
+    print(f"reference path: {'reused from cache' if reused else 'solved'}; solving {len(scenarios)} scenario "
+          "path(s) as one batch ...", file=sys.stderr, flush=True)
+    paths = run_scenarios(model, scenarios)
+    table = every_region_table(reference, {r: paths[k] for r, k in alone.items()}, paths[together])
+    last = int(reference.year[-1])
+    gdp = lambda ds: float(mainland(ds).sum("region").sel(year=last))
+    national = {"alone_sum": sum(gdp(paths[k]) - gdp(reference) for k in alone.values()),
+                "together": gdp(paths[together]) - gdp(reference)}
+    with atomic_output(out / "every_region.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    shown = table.rename(columns=lambda c: c.replace("migrating_workers", "workers").replace("gross_product_per_"
+                                                                                           "person", "gp/person"))
+    print(f"each region's own effects, programme alone vs in every region at once (workers: cumulative net "
+          f"in-migration 2018–{last}; % in {last}):")
+    print(shown.to_string(index=False, formatters={c: ("{:+,.0f}" if c.startswith("workers") else "{:+.3f}").format
+                                                    for c in shown.columns if c != "region"}))
+    print(f"mainland gross product {last}, NOK million at 2018 prices: sum of the regions alone "
+          f"{national['alone_sum']:+,.0f}, all at once {national['together']:+,.0f}")
+    print(f"table: {out / 'every_region.csv'}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noreg", description=__doc__)
     parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
@@ -232,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     art.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
     art.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     art.set_defaults(func=cmd_compare_article)
+    about = ("the article's closing claim: a programme in each region alone against the same programme in every "
+             "region at once (a scenario set; default: scenario 1's vocational programme)")
+    every = compare_sub.add_parser("every-region", help=about, description=about)
+    every.add_argument("--set", default=None, help="scenario set TOML: one scenario per region alone and one for all at once (default: "
+                                                   "scenarios/vocational_every_county.toml, by county)")
+    every.add_argument("--out", default="results/every_region", help="output directory (every_region.csv)")
+    every.add_argument("--cache", default="results/cache", help="where the reference path is cached")
+    every.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
+    every.set_defaults(func=cmd_compare_every_region)
     sens = sub.add_parser("sensitivity", help="gradients and Sobol indices of path outcomes")
     sens_sub = sens.add_subparsers(dest="analysis", required=True)
     from sensitivity import gradients, sobol

@@ -51,6 +51,7 @@ DRIVERS = {
     "export_demand": ("region", "sector"),  # world demand for each region's export variety
 }
 MODES = ("growth", "percent", "level")
+SET_KEY = "scenario"  # a scenario set: [[scenario]] tables
 SECTOR_PARAMETERS = PRODUCTION_ELASTICITIES + TRADE_ELASTICITIES + ("income_elasticity",)
 SCALAR_PARAMETERS = ("frisch",)
 DYNAMIC_PARAMETERS = ("depreciation", "investment_elasticity", "migration_beta")
@@ -120,24 +121,58 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
     """Read and validate a scenario file against the model's regions, sectors, education groups and years."""
     path = Path(path)
     data = read_toml(ScenarioError, path, text)
+    if SET_KEY in data:
+        raise _err(path, SET_KEY, f"{len(data[SET_KEY])} scenarios" if isinstance(data[SET_KEY], list) else
+                   data[SET_KEY], "makes this a scenario set: read it with parse_scenarios")
+    return _scenario(path, data, model, path.stem)
+
+
+def parse_scenarios(path: Path | str, model: PathModel, text: str | None = None) -> list[Scenario]:
+    """The scenarios of a file: one for a scenario file, several for a scenario set (``[[scenario]]`` tables,
+    each a scenario file's fields; names must differ). Errors name the file and e.g. ``scenario[2].shocks[0]``."""
+    path = Path(path)
+    data = read_toml(ScenarioError, path, text)
+    if SET_KEY not in data:
+        return [_scenario(path, data, model, path.stem)]
+    for key in data:
+        if key not in ("name", "description", SET_KEY):
+            raise _err(path, key, data[key], f"is not a scenario-set field; expected name, description, {SET_KEY}")
+    tables = data[SET_KEY]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise _err(path, SET_KEY, tables, "must be a non-empty array of tables ([[scenario]])")
+    out, seen = [], {}
+    for n, table in enumerate(tables):
+        where = f"{SET_KEY}[{n}]."
+        if "name" not in table:
+            raise _err(path, f"{where}name", None, "is required in a scenario set")
+        sc = _scenario(path, table, model, None, where)
+        if sc.name in seen:
+            raise _err(path, f"{where}name", sc.name, f"repeats the name of {SET_KEY}[{seen[sc.name]}]")
+        seen[sc.name] = n
+        out.append(sc)
+    return out
+
+
+def _scenario(path: Path, data: dict, model: PathModel, default_name, prefix: str = "") -> Scenario:
+    """One scenario from its TOML table; ``prefix`` is where it sits in the file (fields are reported with it)."""
     known = {"name", "description", "shocks", "parameters"}
     for key in data:
         if key not in known:
-            raise _err(path, key, data[key], f"is not a scenario field; expected one of {sorted(known)}")
-    name = data.get("name", path.stem)
+            raise _err(path, prefix + key, data[key], f"is not a scenario field; expected one of {sorted(known)}")
+    name = data.get("name", default_name)
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-        raise _err(path, "name", name, "must be a string of letters, digits, '_' or '-'")
+        raise _err(path, prefix + "name", name, "must be a string of letters, digits, '_' or '-'")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise _err(path, "description", description, "must be a string")
+        raise _err(path, prefix + "description", description, "must be a string")
     s = model.economy.benchmark.sets
     years = model.drivers.years
     raw_shocks = data.get("shocks", [])
     if not isinstance(raw_shocks, list):
-        raise _err(path, "shocks", raw_shocks, "must be an array of tables ([[shocks]])")
+        raise _err(path, prefix + "shocks", raw_shocks, "must be an array of tables ([[shocks]])")
     shocks = []
     for n, raw in enumerate(raw_shocks):
-        where = f"shocks[{n}]"
+        where = f"{prefix}shocks[{n}]"
         if not isinstance(raw, dict):
             raise _err(path, where, raw, "must be a table")
         allowed = {"driver", "region", "sector", "education", "years", "mode", "value", "transfer_from"}
@@ -181,19 +216,19 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
         sel[np.ix_(regions, second)] = 1.0
         window = np.array([1.0 if yrs[0] <= y <= yrs[1] else 0.0 for y in years])
         shocks.append(Shock(driver, mode, transfer_idx, jnp.asarray(sel), jnp.asarray(window), jnp.asarray(value)))
-    overrides = _parse_overrides(path, data.get("parameters", {}), s)
+    overrides = _parse_overrides(path, data.get("parameters", {}), s, prefix)
     if not shocks and not overrides:
-        warnings.warn(f"{path}: the scenario has no shocks and no parameter overrides: it is the reference path",
+        warnings.warn(f"{path}: {prefix.rstrip('.') + ': ' if prefix else ''}the scenario has no shocks and no parameter overrides: it is the reference path",
                       stacklevel=2)
     return Scenario(name, description, tuple(shocks), overrides)
 
 
-def _parse_overrides(path, raw, s):
+def _parse_overrides(path, raw, s, prefix=""):
     if not isinstance(raw, dict):
-        raise _err(path, "parameters", raw, "must be a table")
+        raise _err(path, prefix + "parameters", raw, "must be a table")
     out = []
     for key, val in raw.items():
-        field = f"parameters.{key}"
+        field = f"{prefix}parameters.{key}"
         if key in SECTOR_PARAMETERS:
             if isinstance(val, dict):
                 for sector, v in val.items():
