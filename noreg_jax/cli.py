@@ -289,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     estimate.register_cli(sub)
     decomposition.register_cli(sub)
+    from noreg_jax import policy
+
+    policy.register_cli(sub)
     return parser
 
 
@@ -303,12 +306,14 @@ def main(argv=None) -> int:
     from noreg_jax.equilibrium import NotConverged
     from noreg_jax.scenarios import ScenarioError
     from calibration.estimate import EstimationError
+    from noreg_jax.policy import PolicyError
     from sensitivity.decomposition import DecompositionError
     from sensitivity.outcomes import OutcomeError
 
     try:
         return args.func(args)
-    except (DataError, ScenarioError, EstimationError, OutcomeError, DecompositionError) as exc:
+    except (DataError, ScenarioError, EstimationError, OutcomeError, DecompositionError,
+            PolicyError) as exc:
         print(f"noreg: input error: {exc}", file=sys.stderr)
         return 2
     except (NotConverged, PathNotConverged) as exc:
