@@ -22,6 +22,21 @@ def model_from_args(args, regions=None):
     return reference_model(_economy(args, regions))
 
 
+class UsageError(ValueError):
+    """Options that cannot be used together; the message names them."""
+
+
+def draw_count(text: str) -> int:
+    """``--uncertainty``: 0 (none) or a number of draws ≥ 2."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n == 1 or n < 0:
+        raise argparse.ArgumentTypeError(f"{n}: bands need at least 2 draws (0 for none)")
+    return n
+
+
 def shock_scales(text: str) -> tuple[float, ...]:
     """``--scale``: comma-separated finite multipliers, e.g. ``0.5,1,2``."""
     values = []
@@ -126,24 +141,42 @@ def cmd_run_scenario(args) -> int:
     if region != args.region:
         print(f"{args.region} is part of region {region} in this aggregation: the scenario figures are for {region}")
     scales = args.scale or (1.0,)
+    if args.uncertainty and tuple(scales) != (1.0,):
+        raise UsageError("--uncertainty cannot be combined with --scale: run the scales without bands, or the "
+                         "bands at scale 1")
     out = output_directory(args.out)  # checked before anything is solved
     reference, reused = cached_reference(model, None if args.no_cache else args.cache)
     print(f"reference path: {'reused from cache' if reused else 'solved'}")
     print(f"solving {len(scenarios) * len(scales)} scenario path(s) as one batch ...", flush=True)
     save(reference, out)
     solved, failures = solve_scenarios(model, scenarios, scales)
+    draws = _scenario_draws(args, model, scenarios, scales, solved, out)
     for ds in solved:
         save(ds, out)
         dev = deviation(ds, reference)
         dev.attrs["name"] = f"{ds.attrs['name']}_vs_reference"
         with atomic_output(out / f"{dev.attrs['name']}.nc") as tmp:
             dev.to_netcdf(tmp, engine="h5netcdf")
+        bands = None
+        if draws is not None and ds.attrs["name"] in draws[1]:
+            from noreg_jax.figures import scenario_bands
+            from noreg_jax.results import headline_intervals
+
+            refs, runs = draws[0], draws[1][ds.attrs["name"]]
+            bands = scenario_bands(refs, runs, region)
+            table = headline_intervals(reference, ds, refs, runs, region)
+            with atomic_output(out / f"{ds.attrs['name']}_uncertainty.csv") as tmp:
+                table.to_csv(tmp, float_format="%.6g")
         if not args.no_figures:
             from noreg_jax.figures import scenario_figures
 
-            for f in scenario_figures(reference, ds, out, region):
+            for f in scenario_figures(reference, ds, out, region, bands=bands):
                 print(f"figure: {f}")
         print(format_scenario_summary(reference, ds, region))
+        if bands is not None:
+            print(f"  90 % intervals over {len(draws[0])} parameter draws:")
+            for label, row in table.iterrows():
+                print(f"    {label}: {row['central']:+,.3f} [{row['low']:+,.3f}, {row['high']:+,.3f}]")
     print(f"results: {out}")
     if failures:  # the converged scenarios are written above; the failed ones are listed, not dropped
         import pandas as pd
@@ -154,6 +187,31 @@ def cmd_run_scenario(args) -> int:
         return 3
     (out / "failures.csv").unlink(missing_ok=True)  # from an earlier run into this folder
     return 0
+
+
+def _scenario_draws(args, model, scenarios, scales, solved, out):
+    """With ``--uncertainty N``: (reference per draw, {scenario: path per draw}) for the converged scenarios,
+    else None. Failed draws are listed in uncertainty_failures.csv and on stderr, and left out of the bands."""
+    if not args.uncertainty:
+        return None
+    from noreg_jax.output_files import atomic_output
+    from noreg_jax.runs import scenario_draws
+
+    names = {ds.attrs["name"] for ds in solved}
+    kept = [sc for sc in scenarios if sc.name in names]
+    print(f"solving {args.uncertainty} parameter draws x {len(kept) + 1} paths as one batch (90 % bands) ...",
+          flush=True)
+    _, references, by_scenario, failures = scenario_draws(model, kept, args.uncertainty, seed=args.seed)
+    if failures:
+        import pandas as pd
+
+        with atomic_output(out / "uncertainty_failures.csv") as tmp:
+            pd.DataFrame(failures).to_csv(tmp, index=False)
+        print(f"noreg: {len({f['draw'] for f in failures})} of {args.uncertainty} draws did not converge and are "
+              f"left out of the bands; listed in {out / 'uncertainty_failures.csv'}", file=sys.stderr)
+    if len(references) < 2:
+        raise RuntimeError(f"only {len(references)} of {args.uncertainty} parameter draws converged: no bands")
+    return references, by_scenario
 
 
 def _article_paths(args, model):
@@ -255,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     scn.add_argument("--scale", default=None, type=shock_scales,
                      help="comma-separated multipliers of every shock, e.g. 0.5,1,2 (finite numbers)")
     scn.add_argument("--region", default="TRO", help="region of the article's scenario figures")
+    scn.add_argument("--uncertainty", type=draw_count, default=0, metavar="N",
+                     help="also solve every scenario under N quasi-random draws of the parameter uncertainty "
+                          "(sensitivity/data/uncertainty.csv) and draw 90 %% bands (default 0: none)")
+    scn.add_argument("--seed", type=int, default=0, help="seed of the scrambled Sobol' draws (default 0)")
     scn.add_argument("--cache", default="results/cache", help="where the reference path is cached")
     scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
     scn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -313,7 +375,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (DataError, ScenarioError, EstimationError, OutcomeError, DecompositionError,
-            PolicyError) as exc:
+            PolicyError, UsageError) as exc:
         print(f"noreg: input error: {exc}", file=sys.stderr)
         return 2
     except (NotConverged, PathNotConverged) as exc:

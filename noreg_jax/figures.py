@@ -75,43 +75,82 @@ def reference_figures(ds: xr.Dataset, out: Path | str) -> list[Path]:
     return paths
 
 
-def scenario_figures(reference: xr.Dataset, scenario: xr.Dataset, out: Path | str, region: str = "TRO") -> list[Path]:
+def scenario_figure_data(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> dict:
+    """The quantities of the scenario figures, as deviations of ``scenario`` from ``reference``:
+    fig6 cumulative net in-migration to ``region`` (year × education, thousand persons), fig7 real wages in
+    ``region`` (year × education, %), fig8 gross product by industry in ``region`` in the last year (%),
+    gdp mainland GDP (by year, %), capital_employment employment in Oslo + Viken (by year, persons)."""
+    require_region(scenario, region)
+    last = int(scenario.year[-1])
+    capital_regions = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
+    return {
+        "fig6": (scenario.migration - reference.migration).cumsum("year").sel(region=region).to_pandas(),
+        "fig7": (100 * (scenario.real_wage / reference.real_wage - 1)).sel(region=region).to_pandas(),
+        "fig8": (100 * (scenario.gross_product / reference.gross_product - 1)).sel(region=region, year=last)
+        .to_pandas(),
+        "gdp": (100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)).to_pandas()
+        .rename("mainland GDP"),
+        "capital_employment": (1000 * (scenario.employment - reference.employment).sum(("sector", "education"))
+                               .sel(region=capital_regions).sum("region")).to_pandas()
+        .rename("+".join(capital_regions)),
+    }
+
+
+def scenario_bands(references: list, scenarios: list, region: str = "TRO", interval: float = 0.9) -> dict:
+    """(low, high) quantiles over draws of every quantity of :func:`scenario_figure_data`: ``references[k]`` and
+    ``scenarios[k]`` are the paths of draw k. The band is the central ``interval`` (0.9: 5 % to 95 %)."""
+    per_draw = [scenario_figure_data(r, s, region) for r, s in zip(references, scenarios)]
+    q = (1.0 - interval) / 2.0
+    bands = {}
+    for key in per_draw[0]:
+        stacked = np.stack([d[key].to_numpy(dtype=float) for d in per_draw])
+        low, high = np.quantile(stacked, [q, 1.0 - q], axis=0)
+        like = per_draw[0][key]
+        wrap = (lambda a: pd.DataFrame(a, index=like.index, columns=like.columns)) if isinstance(like, pd.DataFrame) \
+            else (lambda a: pd.Series(a, index=like.index, name=like.name))
+        bands[key] = (wrap(low), wrap(high))
+    bands["interval"], bands["draws"] = interval, len(per_draw)
+    return bands
+
+
+def scenario_figures(reference: xr.Dataset, scenario: xr.Dataset, out: Path | str, region: str = "TRO",
+                     bands: dict | None = None) -> list[Path]:
     """The article's scenario figures (Fig. 6–8) for ``region``, plus mainland GDP and Oslo + Viken
-    employment, as deviations of ``scenario`` from ``reference``."""
+    employment, as deviations of ``scenario`` from ``reference``; with ``bands`` (:func:`scenario_bands`) each
+    figure shows the band over the parameter draws (shaded, or as error bars)."""
     out = Path(out)
     name = scenario.attrs.get("name", "scenario")
-    require_region(scenario, region)
+    data = scenario_figure_data(reference, scenario, region)
+    band = (lambda key: bands[key]) if bands else (lambda key: None)
+    note = f" (band: {bands['interval']:.0%} of {bands['draws']} parameter draws)" if bands else ""
     paths = []
-    cum = (scenario.migration - reference.migration).cumsum("year").sel(region=region)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    plotting.line_paths(cum.to_pandas(), ax=ax, title=f"{name}: net in-migration to {region} vs reference (Fig. 6)",
-                        ylabel="thousand persons, cumulative")
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    plotting.line_paths(data["fig6"], ax=ax, title=f"{name}: net in-migration to {region} vs reference (Fig. 6)",
+                        ylabel="thousand persons, cumulative", band=band("fig6"))
+    ax.set_xlabel("year" + note)
     paths.append(plotting.save(fig, out / f"{name}_fig6_migration_{region}.png"))
     plt.close(fig)
-    wage = 100 * (scenario.real_wage / reference.real_wage - 1).sel(region=region)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    plotting.line_paths(wage.to_pandas(), ax=ax, title=f"{name}: real wages in {region} vs reference (Fig. 7)",
-                        ylabel="% deviation")
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    plotting.line_paths(data["fig7"], ax=ax, title=f"{name}: real wages in {region} vs reference (Fig. 7)",
+                        ylabel="% deviation", band=band("fig7"))
+    ax.set_xlabel("year" + note)
     paths.append(plotting.save(fig, out / f"{name}_fig7_wages_{region}.png"))
     plt.close(fig)
     last = int(scenario.year[-1])
-    gp = 100 * (scenario.gross_product / reference.gross_product - 1).sel(region=region, year=last)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    plotting.bar_by_region(gp.to_pandas().sort_values(), ax=ax,
-                           title=f"{name}: gross product by industry in {region}, {last} (Fig. 8)",
-                           ylabel="% deviation")
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    plotting.bar_by_region(data["fig8"], ax=ax, title=f"{name}: gross product by industry in {region}, {last} (Fig. 8)",
+                           ylabel="% deviation" + note, errors=band("fig8"))
     paths.append(plotting.save(fig, out / f"{name}_fig8_industries_{region}.png"))
     plt.close(fig)
-    gdp = 100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)
-    capital_regions = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
-    emp = 1000 * (scenario.employment - reference.employment).sum(("sector", "education")).sel(
-        region=capital_regions).sum("region")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    plotting.line_paths(gdp.to_pandas().rename("mainland GDP").to_frame(), ax=axes[0],
-                        title=f"{name}: mainland GDP vs reference", ylabel="% deviation")
-    plotting.line_paths(emp.to_pandas().rename("+".join(capital_regions)).to_frame(), ax=axes[1],
-                        title=f"{name}: employment in {' + '.join(capital_regions)} vs reference",
-                        ylabel="persons")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    plotting.line_paths(data["gdp"].to_frame(), ax=axes[0], title=f"{name}: mainland GDP vs reference",
+                        ylabel="% deviation", band=tuple(b.to_frame() for b in band("gdp")) if bands else None)
+    capital = data["capital_employment"].name
+    plotting.line_paths(data["capital_employment"].to_frame(), ax=axes[1],
+                        title=f"{name}: employment in {capital.replace('+', ' + ')} vs reference", ylabel="persons",
+                        band=tuple(b.to_frame() for b in band("capital_employment")) if bands else None)
+    for a in axes:
+        a.set_xlabel("year" + note)
     paths.append(plotting.save(fig, out / f"{name}_mainland_gdp_and_capital_employment.png"))
     plt.close(fig)
     return paths

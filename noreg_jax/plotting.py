@@ -96,12 +96,19 @@ def county_map(values: pd.Series, ax=None, title=None, cmap=None, label=None, di
     return ax
 
 
-def bar_by_region(values: pd.Series, ax=None, title=None, ylabel=None):
-    """Bars of one value per region, sorted from largest to smallest (any unit; negative bars in red)."""
+def bar_by_region(values: pd.Series, ax=None, title=None, ylabel=None, errors=None):
+    """Bars of one value per region, sorted from largest to smallest (any unit; negative bars in red);
+    ``errors`` = (low, high) Series with the same index draws an interval on each bar."""
     ax = _axes(ax, (7.0, 4.0))
     ordered = values.sort_values(ascending=False)
     colours = [NEGATIVE_COLOUR if v < 0 else BAR_COLOUR for v in ordered.to_numpy()]
-    ax.bar([str(i) for i in ordered.index], ordered.to_numpy(dtype=float), color=colours)
+    yerr = None
+    if errors is not None:
+        low, high = (e.reindex(ordered.index).to_numpy(dtype=float) for e in errors)
+        v = ordered.to_numpy(dtype=float)
+        yerr = np.vstack([np.maximum(v - low, 0.0), np.maximum(high - v, 0.0)])
+    ax.bar([str(i) for i in ordered.index], ordered.to_numpy(dtype=float), color=colours, yerr=yerr,
+           error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "0.25"})
     ax.axhline(0.0, color="black", linewidth=0.8)
     _finish(ax, title, ylabel, len(ordered))
     return ax
@@ -122,11 +129,15 @@ def grouped_bars(df: pd.DataFrame, ax=None, title=None, ylabel=None):
     return ax
 
 
-def line_paths(df: pd.DataFrame, ax=None, title=None, ylabel=None):
-    """One line per column over the index (years), e.g. a scenario's deviation from the reference path."""
+def line_paths(df: pd.DataFrame, ax=None, title=None, ylabel=None, band=None):
+    """One line per column over the index (years), e.g. a scenario's deviation from the reference path;
+    ``band`` = (low, high) DataFrames like ``df`` shades an interval around each line in its colour."""
     ax = _axes(ax, (7.0, 4.0))
     for column in df.columns:
-        ax.plot(df.index.to_numpy(), df[column].to_numpy(dtype=float), label=str(column))
+        line, = ax.plot(df.index.to_numpy(), df[column].to_numpy(dtype=float), label=str(column))
+        if band is not None:
+            ax.fill_between(df.index.to_numpy(), band[0][column].to_numpy(dtype=float),
+                            band[1][column].to_numpy(dtype=float), color=line.get_color(), alpha=0.2, linewidth=0)
     if len(df.columns) > 1:
         ax.legend(frameon=False)
     ax.set_xlabel(df.index.name or "year")

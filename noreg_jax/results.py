@@ -234,3 +234,29 @@ def format_scenario_summary(reference: xr.Dataset, scenario: xr.Dataset, region:
         f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; employment in {' + '.join(h['capital_regions'])}: "
         f"{h['capital_region_employment_persons']:+,.0f} persons",
     ])
+
+
+def headline_numbers(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> pd.Series:
+    """The scalar figures of :func:`scenario_headline` as one labelled Series (migration in workers)."""
+    h = scenario_headline(reference, scenario, region)
+    numbers = {f"net in-migration of {e} workers to {region}, cumulative": v
+               for e, v in h["migrating_workers_by_education"].items()}
+    numbers.update({f"employment in {region} {h['year']}, %": h["employment_pct"],
+                    f"population of {region} {h['year']}, %": h["population_pct"],
+                    f"gross product per person in {region} {h['year']}, %": h["gross_product_per_person_pct"],
+                    f"mainland GDP {h['year']}, %": h["mainland_gdp_pct"],
+                    f"employment in {' + '.join(h['capital_regions'])} {h['year']}, persons":
+                        h["capital_region_employment_persons"]})
+    return pd.Series(numbers, dtype=float)
+
+
+def headline_intervals(reference: xr.Dataset, scenario: xr.Dataset, references: list, scenarios: list,
+                       region: str = "TRO", interval: float = 0.9) -> pd.DataFrame:
+    """:func:`headline_numbers` of the central paths beside their ``interval`` over the parameter draws
+    (``references[k]``, ``scenarios[k]``: draw k): columns central, low, high, draws."""
+    central = headline_numbers(reference, scenario, region)
+    per_draw = np.stack([headline_numbers(r, s, region).to_numpy() for r, s in zip(references, scenarios)])
+    q = (1.0 - interval) / 2.0
+    low, high = np.quantile(per_draw, [q, 1.0 - q], axis=0)
+    return pd.DataFrame({"central": central, "low": low, "high": high, "draws": len(per_draw)},
+                        index=central.index).rename_axis("figure")

@@ -139,3 +139,43 @@ def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
         raise PathNotConverged(describe_failures(failures) + "; the results from those years on are not an "
                                "equilibrium")
     return out
+
+
+def scenario_draws(model: PathModel, scenarios: list[Scenario], n: int, uncertainty=None, seed: int = 0):
+    """The reference and every scenario under ``n`` quasi-random draws of the parameter uncertainty, one batch.
+
+    Draws: a scrambled Sobol' sequence (scipy.stats.qmc, ``seed``) mapped through each factor's quantile
+    function (``sensitivity/data/uncertainty.csv`` unless ``uncertainty`` is given). Returns (draws (n, d)
+    factor values, [reference dataset per kept draw], {scenario name: [dataset per kept draw]}, failures); a
+    draw is kept only when every one of its paths converged, and each dropped draw is a failure
+    ``{"draw", "path", "first_failed_year", "max_residual"}`` — never silently dropped."""
+    from scipy.stats import qmc
+
+    from sensitivity.uncertainty import load_uncertainty
+
+    if n < 2:
+        raise ValueError(f"--uncertainty needs at least 2 draws (got {n})")
+    u = uncertainty if uncertainty is not None else load_uncertainty()
+    unit = qmc.Sobol(d=len(u.factors), scramble=True, seed=seed).random(n)
+    draws = np.column_stack([f.ppf(unit[:, k]) for k, f in enumerate(u.factors)])
+    masks = u.masks(model)
+    labelled = []
+    for k in range(n):
+        base = u.apply(model, draws[k], masks)
+        labelled.append((k, "reference", base))
+        labelled += [(k, sc.name, apply_scenario(base, sc)) for sc in scenarios]
+    results = unstack(_simulate_batch(stack([m for _, _, m in labelled])), len(labelled))
+    failed, failures = set(), []
+    for (k, label, m), r in zip(labelled, results):
+        conv = np.asarray(r.converged)
+        if not conv.all():
+            failed.add(k)
+            failures.append({"draw": k, "path": label, "first_failed_year": int(m.drivers.years[int(np.argmin(conv))]),
+                             "max_residual": float(np.asarray(r.max_residual)[~conv].max())})
+    references, by_scenario = [], {sc.name: [] for sc in scenarios}
+    for (k, label, m), r in zip(labelled, results):
+        if k in failed:
+            continue
+        ds = to_dataset(m, r, label)
+        (references if label == "reference" else by_scenario[label]).append(ds)
+    return draws, references, by_scenario, failures
