@@ -31,7 +31,7 @@ import numpy as np
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel, simulate
-from noreg_jax.scenarios import DRIVERS, Scenario, ScenarioError, _scenario, apply_scenario
+from noreg_jax.scenarios import DRIVERS, Scenario, ScenarioError, _scenario, apply_scenario, with_shock_values
 from noreg_jax.solver import SolverOptions
 
 COSTS = ("workers", "uniform")
@@ -199,19 +199,12 @@ def parse_policy(path: Path | str, model: PathModel, text: str | None = None) ->
 # the objective through the path, and the optimiser
 
 
-def with_values(scenario: Scenario, values) -> Scenario:
-    import equinox as eqx
-
-    return eqx.tree_at(lambda s: tuple(sh.value for sh in s.shocks), scenario,
-                       tuple(values[k] for k in range(len(scenario.shocks))))
-
-
 @partial(jax.jit, static_argnames=("outcomes", "weights", "options"))
 def objective_and_gradient(values, model: PathModel, scenario: Scenario, outcomes: tuple, weights: tuple,
                            options: SolverOptions = SolverOptions()):
     """(f(x), ∇ₓf, converged) for shock values x: f = Σ wₖ outcomeₖ of the policy's path."""
     def f(x):
-        m = apply_scenario(model, with_values(scenario, x))
+        m = apply_scenario(model, with_shock_values(scenario, x))
         result = simulate(m, options)
         return sum(w * o(result, m) for w, o in zip(weights, outcomes)), jnp.all(result.converged)
 

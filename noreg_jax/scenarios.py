@@ -307,6 +307,14 @@ def apply_scenario(model: PathModel, scenario: Scenario) -> PathModel:
     return eqx.tree_at(lambda m: m.drivers, model, shocked_drivers(model.drivers, scenario))
 
 
+def with_shock_values(scenario: Scenario, values) -> Scenario:
+    """The scenario with its shock sizes replaced by ``values`` (n_shocks,)."""
+    if not scenario.shocks:
+        return scenario
+    return eqx.tree_at(lambda s: tuple(sh.value for sh in s.shocks), scenario,
+                       tuple(values[k] for k in range(len(scenario.shocks))))
+
+
 def scale_shocks(scenario: Scenario, factor) -> Scenario:
     """The same scenario with every shock value multiplied by ``factor``."""
     return eqx.tree_at(lambda s: tuple(sh.value for sh in s.shocks), scenario,

@@ -42,7 +42,7 @@ from jax import lax
 
 from noreg_jax.dynamics import PathModel, PathResult, simulate
 from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
-from noreg_jax.scenarios import Scenario, apply_scenario, parse_scenario, stack
+from noreg_jax.scenarios import Scenario, apply_scenario, parse_scenario, stack, with_shock_values
 from noreg_jax.output_files import atomic_output, output_directory
 from noreg_jax.solver import SolverOptions
 from sensitivity.outcomes import Outcome, parse_outcome
@@ -79,14 +79,6 @@ def shock_values(scenario: Scenario) -> jnp.ndarray:
     if not scenario.shocks:
         return jnp.zeros(0)
     return jnp.stack([jnp.asarray(sh.value, dtype=float) for sh in scenario.shocks])
-
-
-def with_shock_values(scenario: Scenario, values) -> Scenario:
-    """The scenario with its shock sizes replaced by ``values`` (n_shocks,)."""
-    if not scenario.shocks:
-        return scenario
-    return eqx.tree_at(lambda s: tuple(sh.value for sh in s.shocks), scenario,
-                       tuple(values[k] for k in range(len(scenario.shocks))))
 
 
 def with_parameters(model: PathModel, theta: dict) -> PathModel:
