@@ -210,7 +210,9 @@ def _scenario_draws(args, model, scenarios, scales, solved, out):
         print(f"noreg: {len({f['draw'] for f in failures})} of {args.uncertainty} draws did not converge and are "
               f"left out of the bands; listed in {out / 'uncertainty_failures.csv'}", file=sys.stderr)
     if len(references) < 2:
-        raise RuntimeError(f"only {len(references)} of {args.uncertainty} parameter draws converged: no bands")
+        from noreg_jax.dynamics import PathNotConverged
+
+        raise PathNotConverged(f"only {len(references)} of {args.uncertainty} parameter draws converged: no bands")
     return references, by_scenario
 
 

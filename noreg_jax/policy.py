@@ -9,7 +9,10 @@ A policy file (``policies/*.toml``) names
 - the **budget**: Σᵢ cᵢ xᵢ = B, with cᵢ the cost of one unit of instrument i. ``cost = "workers"``: the employed
   persons of the instrument's group and region in its first year × its number of years / 100 (thousand), i.e.
   the workers reached by 1 %/yr, to first order (compounding adds ≈ 5 % over 11 years); ``cost = "uniform"``: 1;
-- the **objective**: Σₖ wₖ · outcomeₖ (named :mod:`sensitivity.outcomes` specs) of the policy's path, maximised.
+- the **objective**: Σₖ wₖ · outcomeₖ of the policy's path, maximised: named :mod:`sensitivity.outcomes` specs,
+  or ``gdp_per_capita_dispersion:YEAR`` (coefficient of variation of the regions' mainland gross product per
+  person); with ``[optimiser] robust_draws = N`` the mean of the objective over N parameter draws (the robust
+  policy; scrambled Sobol' draws of ``sensitivity/data/uncertainty.csv``, ``seed``).
 
 The feasible set is a capped simplex in the budget shares yᵢ = cᵢxᵢ/B (Σ y = 1, 0 ≤ yᵢ ≤ upper·cᵢ/B), and the
 optimiser is projected gradient ascent on y with a backtracking step (:func:`projected_gradient`); every gradient
@@ -30,12 +33,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
-from noreg_jax.dynamics import PathModel, simulate
+from noreg_jax.dynamics import PathModel, PathNotConverged, simulate
 from noreg_jax.scenarios import DRIVERS, Scenario, ScenarioError, _scenario, apply_scenario, with_shock_values
 from noreg_jax.solver import SolverOptions
 
 COSTS = ("workers", "uniform")
 SAME_VALUE = "same value in every instrument"  # the first allocation compared, and the optimiser's start
+
+
+DISPERSION = "gdp_per_capita_dispersion"  # an objective term besides the outcome specs
+
+
+@dataclass(frozen=True)
+class GdpPerCapitaDispersion:
+    """Coefficient of variation across regions of mainland gross product per person in one year (an objective
+    term ``gdp_per_capita_dispersion:YEAR``; give it a negative weight to reduce regional inequality)."""
+
+    year_index: int
+
+    def __call__(self, result, model: PathModel):
+        sectors = model.economy.benchmark.sets.sectors
+        mainland = jnp.asarray([c != "PETRO" for c in sectors], dtype=float)
+        gp = jnp.sum(result.outcomes["gross_product"][self.year_index] * mainland, axis=1)
+        per_person = gp / jnp.sum(result.outcomes["population"][self.year_index], axis=1)
+        return jnp.std(per_person) / jnp.mean(per_person)
 
 
 class PolicyError(ValueError):
@@ -66,6 +87,8 @@ class Problem:
     compare: tuple  # ((label, shares (n,)), ...): allocations reported beside the optimum
     iterations: int
     tolerance: float
+    robust_draws: int = 0  # > 0: maximise the mean objective over this many parameter draws
+    seed: int = 0
 
     def values(self, shares) -> np.ndarray:
         """Shock values x = B·y / c for budget shares y."""
@@ -162,6 +185,15 @@ def parse_policy(path: Path | str, model: PathModel, text: str | None = None) ->
         where = f"objective[{n}]"
         if not isinstance(term, dict) or set(term) - {"outcome", "weight"} or "outcome" not in term:
             raise _err(path, where, term, "must be a table with 'outcome' and an optional 'weight'")
+        if str(term["outcome"]).startswith(DISPERSION + ":"):
+            year = str(term["outcome"]).split(":", 1)[1]
+            years = model.drivers.years
+            if not year.isdigit() or int(year) not in years:
+                raise _err(path, f"{where}.outcome", term["outcome"], f"needs a year in {years[0]}–{years[-1]}, "
+                           f"e.g. {DISPERSION}:2050")
+            outcomes.append(GdpPerCapitaDispersion(years.index(int(year))))
+            weights.append(finite_number(PolicyError, path, f"{where}.weight", term.get("weight", 1.0)))
+            continue
         try:
             outcomes.append(parse_outcome(translate_counties(str(term["outcome"]), model), model))
         except OutcomeError as exc:
@@ -185,23 +217,28 @@ def parse_policy(path: Path | str, model: PathModel, text: str | None = None) ->
                        f"instrument.upper = {upper:g}")
         compare.append((label, costs * listed / (costs * listed).sum()))
     opt = data.get("optimiser", {})
-    if not isinstance(opt, dict) or set(opt) - {"iterations", "tolerance"}:
-        raise _err(path, "optimiser", opt, "must be a table with 'iterations' and/or 'tolerance'")
+    if not isinstance(opt, dict) or set(opt) - {"iterations", "tolerance", "robust_draws", "seed"}:
+        raise _err(path, "optimiser", opt, "must be a table of iterations, tolerance, robust_draws, seed")
+    robust = opt.get("robust_draws", 0)
+    if isinstance(robust, bool) or not isinstance(robust, int) or robust < 0 or robust == 1:
+        raise _err(path, "optimiser.robust_draws", robust, "must be 0 (none) or a whole number of draws >= 2")
+    seed = opt.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _err(path, "optimiser.seed", seed, "must be a whole number")
     iterations = opt.get("iterations", 25)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise _err(path, "optimiser.iterations", iterations, "must be a positive integer")
     tolerance = finite_number(PolicyError, path, "optimiser.tolerance", opt.get("tolerance", 1e-4), positive=True)
     return Problem(scenario.name, scenario.description, scenario, tuple(labels), costs, total, upper, tuple(outcomes),
-                   tuple(weights), tuple(compare), iterations, tolerance)
+                   tuple(weights), tuple(compare), iterations, tolerance, robust, seed)
 
 
 # ---------------------------------------------------------------------------------------------
 # the objective through the path, and the optimiser
 
 
-@partial(jax.jit, static_argnames=("outcomes", "weights", "options"))
-def objective_and_gradient(values, model: PathModel, scenario: Scenario, outcomes: tuple, weights: tuple,
-                           options: SolverOptions = SolverOptions()):
+def _objective_and_gradient(values, model: PathModel, scenario: Scenario, outcomes: tuple, weights: tuple,
+                            options: SolverOptions = SolverOptions()):
     """(f(x), ∇ₓf, converged) for shock values x: f = Σ wₖ outcomeₖ of the policy's path."""
     def f(x):
         m = apply_scenario(model, with_shock_values(scenario, x))
@@ -210,6 +247,21 @@ def objective_and_gradient(values, model: PathModel, scenario: Scenario, outcome
 
     (value, converged), grad = jax.value_and_grad(f, has_aux=True)(values)
     return value, grad, converged
+
+
+objective_and_gradient = jax.jit(_objective_and_gradient, static_argnames=("outcomes", "weights", "options"))
+
+
+@partial(jax.jit, static_argnames=("outcomes", "weights", "options"))
+def expected_objective_and_gradient(values, models: PathModel, scenario: Scenario, outcomes: tuple, weights: tuple,
+                                    options: SolverOptions = SolverOptions()):
+    """The mean over a stacked batch of path models (parameter draws) of :func:`objective_and_gradient`:
+    (mean f, mean ∇ₓf, every path converged); the draws are solved one after the other (``lax.map``)."""
+    def one(model):
+        return _objective_and_gradient(values, model, scenario, outcomes, weights, options)
+
+    value, grad, converged = jax.lax.map(one, models)
+    return jnp.mean(value), jnp.mean(grad, axis=0), jnp.all(converged)
 
 
 def project_simplex(v, cap=None) -> np.ndarray:
@@ -249,7 +301,8 @@ def projected_gradient(value_and_grad, y0, iterations: int = 25, tolerance: floa
     y = project_simplex(y0, cap)
     f, g, ok = value_and_grad(y)
     if not ok:
-        raise RuntimeError("the starting allocation's path did not converge")
+        raise PathNotConverged("the path of the starting allocation (the same value in every instrument) did not "
+                               "converge")
     history, reach, converged = [], first_step, False
     for it in range(iterations):
         direction = project_simplex(y + g / max(np.abs(g).max(), 1e-300), cap) - y  # a feasible ascent direction
@@ -286,20 +339,30 @@ def optimise(model: PathModel, problem: Problem, options: SolverOptions = Solver
     import pandas as pd
 
     costs = jnp.asarray(problem.costs)
+    if problem.robust_draws:
+        from noreg_jax.runs import parameter_draws
+        from noreg_jax.scenarios import stack
+        from sensitivity.uncertainty import load_uncertainty
+
+        u = load_uncertainty()
+        masks = u.masks(model)
+        models = stack([u.apply(model, d, masks) for d in parameter_draws(problem.robust_draws, u, problem.seed)])
+        evaluate = lambda x: expected_objective_and_gradient(x, models, problem.scenario, problem.outcomes,
+                                                             problem.weights, options)
+    else:
+        evaluate = lambda x: objective_and_gradient(x, model, problem.scenario, problem.outcomes, problem.weights,
+                                                    options)
 
     def in_shares(y):
-        x = problem.budget * jnp.asarray(y) / costs
-        value, grad_x, ok = objective_and_gradient(x, model, problem.scenario, problem.outcomes, problem.weights,
-                                                   options)
+        value, grad_x, ok = evaluate(problem.budget * jnp.asarray(y) / costs)
         return float(value), np.asarray(grad_x) * problem.budget / problem.costs, bool(ok)
 
     start = problem.compare[0][1]
     cap = problem.upper * problem.costs / problem.budget  # x ≤ upper in shares
     best = projected_gradient(in_shares, start, problem.iterations, problem.tolerance, progress=progress, cap=cap)
-    zero, _, zero_ok = objective_and_gradient(jnp.zeros(len(problem.labels)), model, problem.scenario,
-                                              problem.outcomes, problem.weights, options)
+    zero, _, zero_ok = evaluate(jnp.zeros(len(problem.labels)))
     if not zero_ok:
-        raise RuntimeError("the reference path (all instruments 0) did not converge")
+        raise PathNotConverged("the reference path (every instrument at 0) did not converge")
     rows = []
     for label, shares in (("optimum", best.shares), *problem.compare):
         value = best.value if label == "optimum" else in_shares(shares)[0]
@@ -312,7 +375,8 @@ def optimise(model: PathModel, problem: Problem, options: SolverOptions = Solver
 
 
 def format_result(problem: Problem, best: Optimum, table, shadow: float) -> str:
-    lines = [f"policy {problem.name}: {len(problem.labels)} instruments, budget {problem.budget:g}, "
+    robust = f", mean over {problem.robust_draws} parameter draws" if problem.robust_draws else ""
+    lines = [f"policy {problem.name}: {len(problem.labels)} instruments, budget {problem.budget:g}{robust}, "
              f"{'converged' if best.converged else 'NOT converged'} after {len(best.history)} iteration(s)"]
     shown = table.set_index("allocation")
     uniform = shown["effect"].loc[SAME_VALUE]

@@ -141,23 +141,28 @@ def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
     return out
 
 
+def parameter_draws(n: int, uncertainty, seed: int = 0) -> np.ndarray:
+    """(n, d) factor values: a scrambled Sobol' sequence (scipy.stats.qmc, ``seed``) mapped through each factor's
+    quantile function (the factors of a :class:`sensitivity.uncertainty.Uncertainty`)."""
+    from scipy.stats import qmc
+
+    if n < 2:
+        raise ValueError(f"parameter draws: at least 2 are needed (got {n})")
+    unit = qmc.Sobol(d=len(uncertainty.factors), scramble=True, seed=seed).random(n)
+    return np.column_stack([f.ppf(unit[:, k]) for k, f in enumerate(uncertainty.factors)])
+
+
 def scenario_draws(model: PathModel, scenarios: list[Scenario], n: int, uncertainty=None, seed: int = 0):
     """The reference and every scenario under ``n`` quasi-random draws of the parameter uncertainty, one batch.
 
-    Draws: a scrambled Sobol' sequence (scipy.stats.qmc, ``seed``) mapped through each factor's quantile
-    function (``sensitivity/data/uncertainty.csv`` unless ``uncertainty`` is given). Returns (draws (n, d)
-    factor values, [reference dataset per kept draw], {scenario name: [dataset per kept draw]}, failures); a
+    Draws: :func:`parameter_draws` of ``sensitivity/data/uncertainty.csv`` unless ``uncertainty`` is given.
+    Returns (draws (n, d) factor values, [reference dataset per kept draw], {scenario name: [dataset per kept draw]}, failures); a
     draw is kept only when every one of its paths converged, and each dropped draw is a failure
     ``{"draw", "path", "first_failed_year", "max_residual"}`` — never silently dropped."""
-    from scipy.stats import qmc
-
     from sensitivity.uncertainty import load_uncertainty
 
-    if n < 2:
-        raise ValueError(f"--uncertainty needs at least 2 draws (got {n})")
     u = uncertainty if uncertainty is not None else load_uncertainty()
-    unit = qmc.Sobol(d=len(u.factors), scramble=True, seed=seed).random(n)
-    draws = np.column_stack([f.ppf(unit[:, k]) for k, f in enumerate(u.factors)])
+    draws = parameter_draws(n, u, seed)
     masks = u.masks(model)
     labelled = []
     for k in range(n):

@@ -7,6 +7,7 @@ must do at least as well as every allocation it is compared with. One compilatio
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -155,3 +156,41 @@ def test_the_optimum_beats_every_compared_allocation(small, tmp_path, capsys):
     np.testing.assert_allclose(written.loc["optimum", list(problem.labels)].to_numpy(dtype=float), best.shares,
                                atol=1e-7)
     assert len(pd.read_csv(out / "history.csv")) == len(best.history)
+
+
+def test_dispersion_and_robust_options_parse_and_are_validated(tmp_path):
+    model = reference_model(regions=AGGREGATION)
+    path = tmp_path / "robust.toml"
+    path.write_text(POLICY + '[[objective]]\noutcome = "gdp_per_capita_dispersion:2050"\nweight = -100.0\n'
+                    '[optimiser]\nrobust_draws = 2\nseed = 1\n')
+    problem = parse_policy(path, model)
+    assert problem.robust_draws == 2 and len(problem.outcomes) == 2 and problem.weights == (1.0, -100.0)
+    for bad, field in [("robust_draws = 2", "robust_draws = 1"), ("dispersion:2050", "dispersion:1990")]:
+        path.write_text(path.read_text().replace(bad, field))
+        with pytest.raises(PolicyError, match="robust_draws|needs a year"):
+            parse_policy(path, model)
+        path.write_text(path.read_text().replace(field, bad))
+
+
+def test_the_robust_objective_is_the_mean_over_draws(small):
+    from noreg_jax.policy import expected_objective_and_gradient
+    from noreg_jax.runs import parameter_draws
+    from noreg_jax.scenarios import stack
+    from sensitivity.uncertainty import load_uncertainty
+
+    model, problem, _ = small
+    u = load_uncertainty()
+    draws = [u.apply(model, d) for d in parameter_draws(2, u, seed=1)]
+    x = problem.values(np.array([0.5, 0.3, 0.2]))
+    mean, grad, ok = expected_objective_and_gradient(x, stack(draws), problem.scenario, problem.outcomes,
+                                                     problem.weights)
+    singles = [objective_and_gradient(x, m, problem.scenario, problem.outcomes, problem.weights) for m in draws]
+    assert bool(ok) and all(bool(s[2]) for s in singles)
+    np.testing.assert_allclose(float(mean), np.mean([float(s[0]) for s in singles]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(grad), np.mean([np.asarray(s[1]) for s in singles], axis=0), rtol=1e-10)
+    assert abs(float(singles[0][0]) - float(singles[1][0])) > 1e-6  # the draws differ
+    # the robust policy: the optimiser on the mean objective does at least as well as the compared allocations
+    robust = dataclasses.replace(problem, robust_draws=2, seed=1)
+    best, table, _ = optimise(model, robust)
+    effects = table.set_index("allocation")["effect"]
+    assert best.converged and (effects["optimum"] >= effects.drop("optimum") - 1e-9).all()
