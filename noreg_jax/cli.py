@@ -167,6 +167,8 @@ def cmd_run_scenario(args) -> int:
             table = headline_intervals(reference, ds, refs, runs, region)
             with atomic_output(out / f"{ds.attrs['name']}_uncertainty.csv") as tmp:
                 table.to_csv(tmp, float_format="%.6g")
+        else:  # an interval table from an earlier run into this folder would not describe these results
+            (out / f"{ds.attrs['name']}_uncertainty.csv").unlink(missing_ok=True)
         if not args.no_figures:
             from noreg_jax.figures import scenario_figures
 
@@ -192,6 +194,7 @@ def cmd_run_scenario(args) -> int:
 def _scenario_draws(args, model, scenarios, scales, solved, out):
     """With ``--uncertainty N``: (reference per draw, {scenario: path per draw}) for the converged scenarios,
     else None. Failed draws are listed in uncertainty_failures.csv and on stderr, and left out of the bands."""
+    (out / "uncertainty_failures.csv").unlink(missing_ok=True)  # from an earlier run into this folder
     if not args.uncertainty:
         return None
     from noreg_jax.output_files import atomic_output

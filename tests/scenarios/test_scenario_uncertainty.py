@@ -88,6 +88,8 @@ def test_cli_writes_intervals_and_refuses_bad_options(tmp_path, capsys):
     table = pd.read_csv(out / "trondelag_vocational_uncertainty.csv", index_col=0)
     assert len(table) == 9 and (table["low"] <= table["high"]).all()
     assert (out / "trondelag_vocational_fig8_industries_TRO.png").stat().st_size > 0
+    assert main(base) == 0  # a run without bands into the same folder leaves no interval table of the old one
+    assert not (out / "trondelag_vocational_uncertainty.csv").exists()
     with pytest.raises(SystemExit) as exc:
         main(base + ["--uncertainty", "1"])
     assert exc.value.code == 2 and "at least 2 draws" in capsys.readouterr().err
