@@ -34,7 +34,8 @@ import numpy as np
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel, PathNotConverged, simulate
-from noreg_jax.scenarios import DRIVERS, Scenario, ScenarioError, _scenario, apply_scenario, with_shock_values
+from noreg_jax.scenarios import (DRIVERS, Scenario, ScenarioError, apply_scenario, employed_persons,
+                                 scenario_from_table, with_shock_values)
 from noreg_jax.solver import SolverOptions
 
 COSTS = ("workers", "uniform")
@@ -98,8 +99,7 @@ class Problem:
 def _instrument_costs(model: PathModel, scenario: Scenario, rule: str) -> np.ndarray:
     if rule == "uniform":
         return np.ones(len(scenario.shocks))
-    d = model.drivers
-    employed = np.asarray(d.population * d.participation + d.worker_shift)  # (T, R, E) thousand
+    employed = np.asarray(employed_persons(model.drivers))  # (T, R, E) thousand
     costs = []
     for shock in scenario.shocks:
         window = np.asarray(shock.window) > 0
@@ -159,7 +159,7 @@ def parse_policy(path: Path | str, model: PathModel, text: str | None = None) ->
             labels.append(str(r))
             shocks.append({**raw, "region": r, "value": 0.0})
     try:
-        scenario = _scenario(path, {"name": data.get("name", path.stem), "description": data.get("description", ""),
+        scenario = scenario_from_table(path, {"name": data.get("name", path.stem), "description": data.get("description", ""),
                                     "shocks": shocks}, model, path.stem, "instrument.")
     except ScenarioError as exc:  # the n-th copy of the template: report the template's field
         raise PolicyError(re.sub(r"instrument\.shocks\[\d+\]\.", "instrument.", str(exc))) from None

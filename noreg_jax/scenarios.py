@@ -124,7 +124,7 @@ def parse_scenario(path: Path | str, model: PathModel, text: str | None = None) 
     if SET_KEY in data:
         raise _err(path, SET_KEY, f"{len(data[SET_KEY])} scenarios" if isinstance(data[SET_KEY], list) else
                    data[SET_KEY], "makes this a scenario set: read it with parse_scenarios")
-    return _scenario(path, data, model, path.stem)
+    return scenario_from_table(path, data, model, path.stem)
 
 
 def parse_scenarios(path: Path | str, model: PathModel, text: str | None = None) -> list[Scenario]:
@@ -133,7 +133,7 @@ def parse_scenarios(path: Path | str, model: PathModel, text: str | None = None)
     path = Path(path)
     data = read_toml(ScenarioError, path, text)
     if SET_KEY not in data:
-        return [_scenario(path, data, model, path.stem)]
+        return [scenario_from_table(path, data, model, path.stem)]
     for key in data:
         if key not in ("name", "description", SET_KEY):
             raise _err(path, key, data[key], f"is not a scenario-set field; expected name, description, {SET_KEY}")
@@ -145,7 +145,7 @@ def parse_scenarios(path: Path | str, model: PathModel, text: str | None = None)
         where = f"{SET_KEY}[{n}]."
         if "name" not in table:
             raise _err(path, f"{where}name", None, "is required in a scenario set")
-        sc = _scenario(path, table, model, None, where)
+        sc = scenario_from_table(path, table, model, None, where)
         if sc.name in seen:
             raise _err(path, f"{where}name", sc.name, f"repeats the name of {SET_KEY}[{seen[sc.name]}]")
         seen[sc.name] = n
@@ -153,7 +153,7 @@ def parse_scenarios(path: Path | str, model: PathModel, text: str | None = None)
     return out
 
 
-def _scenario(path: Path, data: dict, model: PathModel, default_name, prefix: str = "") -> Scenario:
+def scenario_from_table(path: Path, data: dict, model: PathModel, default_name, prefix: str = "") -> Scenario:
     """One scenario from its TOML table; ``prefix`` is where it sits in the file (fields are reported with it)."""
     known = {"name", "description", "shocks", "parameters"}
     for key in data:
@@ -263,9 +263,14 @@ def _elasticity(path, field, value, key):
     return v
 
 
+def employed_persons(drivers):
+    """Employed persons (T, R, E), thousand: population × participation + worker_shift (the driver "workers")."""
+    return drivers.population * drivers.participation + drivers.worker_shift
+
+
 def shocked_drivers(drivers, scenario: Scenario):
     """The drivers with every shock of ``scenario`` applied (pure JAX in the shock values)."""
-    employed = drivers.population * drivers.participation + drivers.worker_shift
+    employed = employed_persons(drivers)
     values = {name: employed if name == "workers" else getattr(drivers, name) for name in DRIVERS}
     for shock in scenario.shocks:
         base = values[shock.driver]  # (T, R, X)

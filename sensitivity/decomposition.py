@@ -45,10 +45,8 @@ from sensitivity.outcomes import Outcome, parse_outcome, translate_counties
 GROUPINGS = ("shock", "input", "region", "year")
 DEFAULT_NODES = 4
 # model leaves a scenario can move: name -> dimensions of the array (after the path's year axis where it has one)
-DRIVER_DIMS = {**{n: ("year", "region", "education") for n in ("population", "participation", "worker_shift",
-                                                               "labour_productivity")},
-               **{n: ("year", "region", "sector") for n in ("tfp", "energy_efficiency", "government_demand",
-                                                            "capital_index", "export_demand")},
+DRIVER_DIMS = {**{name: ("year", *dims) for name, dims in DRIVERS.items() if name != "workers"},
+               "worker_shift": ("year", *DRIVERS["workers"]),  # the leaf the "workers" driver moves
                "government_savings": ("year",), "foreign_savings": ("year",),
                "exogenous_capital": ("region", "sector")}
 INPUT_NAMES = {"worker_shift": "workers"}  # the scenario files' name of a driver leaf
@@ -148,9 +146,9 @@ def _shock_labels(entries: pd.DataFrame, model: PathModel, scenario: Scenario) -
     owners = [[] for _ in range(len(entries))]
     key = list(zip(entries["leaf"], entries["year"], entries["region"], entries["code"]))
     for k, shock in enumerate(scenario.shocks):
-        alone = Scenario(scenario.name, scenario.description, (shock,), ())
-        one = _leaves_with_names(apply_scenario(model, alone))[1]
-        moved = moved_leaves(model, apply_scenario(model, alone))
+        alone = apply_scenario(model, Scenario(scenario.name, scenario.description, (shock,), ()))
+        one = _leaves_with_names(alone)[1]
+        moved = moved_leaves(model, alone)
         deltas = [np.asarray(one[i]) - np.asarray(base[i]) for i in moved]
         touched = _entry_table(names, base, moved, deltas, deltas, model)
         hit = set(zip(touched["leaf"], touched["year"], touched["region"], touched["code"]))
