@@ -239,6 +239,7 @@ class RegionalSources:
     line_codes: list[str]
     line_sectors: list[list[str]]
     line_key: list[int]
+    line_shelf: np.ndarray  # [line] bool: the line's national-minus-counties remainder is the continental shelf
     gross_product: np.ndarray  # [line, region], NOK million
     gross_product_national: np.ndarray  # [line]
     employed: np.ndarray  # [line, region], thousand persons
@@ -295,6 +296,7 @@ def load_regional_sources(sets: Sets) -> RegionalSources:
         line_codes=codes,
         line_sectors=[split_codes(row["sectors"]) for row in lines],
         line_key=[codes.index(row["remainder_key"]) for row in lines],
+        line_shelf=np.array([_yes_no(row, "continental_shelf") for row in lines]),
         gross_product=gross_product,
         gross_product_national=gross_product_national,
         employed=employed,
@@ -304,16 +306,27 @@ def load_regional_sources(sets: Sets) -> RegionalSources:
     )
 
 
-def allocate_remainder(county: np.ndarray, national: np.ndarray, key: np.ndarray, key_line: list[int],
-                       what: str, line_codes: list[str]) -> np.ndarray:
-    """Add each line's national-minus-counties remainder to the counties.
+def _yes_no(row: dict[str, str], field: str) -> bool:
+    value = row.get(field, "")
+    if value not in ("yes", "no"):
+        raise BenchmarkError(f"mappings/regional_lines.csv: field '{field}' must be yes or no, found {value!r} "
+                             f"(line {row.get('line_code')!r})")
+    return value == "yes"
 
-    The remainder of line L (the continental shelf, suppressed cells, rounding) is spread by the county
-    distribution of `key[key_line[L]]` (onshore employment); where that key is all zero, by the line's own
-    county values. Returns a [line, region] array whose rows sum to `national`.
+
+def allocate_remainder(county: np.ndarray, national: np.ndarray, key: np.ndarray, key_line: list[int],
+                       what: str, line_codes: list[str], shelf: np.ndarray) -> np.ndarray:
+    """Add each line's national-minus-counties remainder to the counties, except on the shelf lines.
+
+    The remainder of line L (suppressed cells, rounding) is spread by the county distribution of
+    `key[key_line[L]]` (onshore employment); where that key is all zero, by the line's own county values.
+    On the lines with `shelf[L]` the remainder is the continental shelf, a region of its own, and the
+    counties keep their values. Returns a [line, region] array.
     """
     result = county.copy()
     for line in range(county.shape[0]):
+        if shelf[line]:
+            continue
         remainder = national[line] - county[line].sum()
         weights = key[key_line[line]]
         if weights.sum() <= 0:
@@ -337,17 +350,19 @@ def floored_shares(values: np.ndarray, population_share: np.ndarray, floor_facto
 
 
 def bounded_labour_shares(compensation_target: np.ndarray, factor_income: np.ndarray, national: np.ndarray,
-                          bound: float) -> tuple[np.ndarray, int]:
+                          bound: float, band_share: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Compensation [region, sector] close to `compensation_target` with columns summing to `national`.
 
     County labour shares of factor income are kept in [bound x national share, 1 - bound x (1 - national
     share)] so that both compensation and capital stay strictly positive; cells inside the band are scaled
     proportionally (bounded proportional fitting). Returns (compensation, number of cells at a bound).
+    ``band_share``: the national share that sets the band (default: national / column sums of factor_income).
     """
-    national_share = national / factor_income.sum(axis=0)
+    national_share = national / factor_income.sum(axis=0) if band_share is None else band_share
     low, high = bound * national_share, 1.0 - bound * (1.0 - national_share)
-    share = np.clip(compensation_target / factor_income, low, high)
-    free = (share > low) & (share < high)
+    empty = factor_income <= 0  # cells without value added (the shelf outside its sectors) pay nothing
+    share = np.clip(compensation_target / np.where(empty, 1.0, factor_income), low, high)
+    free = (share > low) & (share < high) & ~empty
     for _ in range(1000):
         fixed_pay = np.where(free, 0.0, share * factor_income).sum(axis=0)
         free_pay = np.where(free, share * factor_income, 0.0).sum(axis=0)
@@ -362,7 +377,7 @@ def bounded_labour_shares(compensation_target: np.ndarray, factor_income: np.nda
         free = free & ~newly_fixed
     else:
         raise BenchmarkError("compensation by county: bounded proportional fitting did not converge")
-    return share * factor_income, int((~free).sum())
+    return share * factor_income, int((~free & ~empty).sum())
 
 
 def regional_production(sets: Sets, nat: dict[str, np.ndarray], src: RegionalSources,
@@ -371,37 +386,79 @@ def regional_production(sets: Sets, nat: dict[str, np.ndarray], src: RegionalSou
     n_regions, n_sectors, _ = sets.shape
     population_share = src.population / src.population.sum()
 
+    shelf_line = src.line_shelf
     brp = allocate_remainder(src.gross_product, src.gross_product_national, src.employed, src.line_key,
-                             "gross product", src.line_codes)
+                             "gross product", src.line_codes, shelf_line)
     employed = allocate_remainder(src.employed, src.employed_national, src.employed, src.line_key,
-                                  "employment", src.line_codes)
+                                  "employment", src.line_codes, shelf_line)
+    # the continental shelf: the national-minus-counties remainder of its lines, as one more row
+    brp = np.hstack([brp, np.where(shelf_line, src.gross_product_national - src.gross_product.sum(axis=1), 0.0)[:, None]])
+    employed = np.hstack([employed, np.where(shelf_line, src.employed_national - src.employed.sum(axis=1),
+                                             0.0)[:, None]])
+    if np.any(brp[:, -1] < 0) or np.any(employed[:, -1] < 0):
+        raise BenchmarkError("11713: a continental-shelf line has counties summing to more than the nation")
 
     line_of_sector = [[k for k, sectors in enumerate(src.line_sectors) if code in sectors] for code in sets.sectors]
-    value_added_by_line = np.zeros((n_regions, n_sectors))
-    persons_raw = np.zeros((n_regions, n_sectors))
+    value_added_by_line = np.zeros((n_regions + 1, n_sectors))
+    persons_raw = np.zeros((n_regions + 1, n_sectors))
     for j, lines in enumerate(line_of_sector):
         for line in lines:
             members = [sets.sectors.index(code) for code in src.line_sectors[line]]
             weight = nat["compensation"][j] / nat["compensation"][members].sum()
             value_added_by_line[:, j] += brp[line]
             persons_raw[:, j] += employed[line] * weight
-    va_share, n_va_floor = floored_shares(value_added_by_line, population_share, assume["share_floor_factor"])
-    employment_share, n_emp_floor = floored_shares(persons_raw, population_share, assume["share_floor_factor"])
+    with_shelf = np.append(population_share, 0.0)  # the shelf has no population: no floor
+    va_share, n_va_floor = floored_shares(value_added_by_line, with_shelf, assume["share_floor_factor"])
+    employment_share, n_emp_floor = floored_shares(persons_raw, with_shelf, assume["share_floor_factor"])
     persons = employment_share * persons_raw.sum(axis=0)[None, :]
 
     factor_income = va_share * (nat["compensation"] + nat["capital"])[None, :]
-    compensation, n_bound = bounded_labour_shares(nat["compensation"][None, :] * employment_share, factor_income,
-                                                  nat["compensation"], assume["labour_share_bound"])
+    # the shelf is the residual claimant of its sectors' pay (ASSUMED): each county's labour share is the
+    # national pay per person times its employment, kept within the labour-share band of the whole sector
+    # (the onshore gross product of oil and gas cannot carry national pay per person); the shelf gets the rest
+    shelf_sector = va_share[-1] > 0
+    band_share = nat["compensation"] / factor_income.sum(axis=0)
+    bound = assume["labour_share_bound"]
+    county_share = np.clip(nat["compensation"][None, :] * employment_share[:-1] / factor_income[:-1],
+                           bound * band_share, 1.0 - bound * (1.0 - band_share))
+    shelf_compensation = np.where(shelf_sector, nat["compensation"] - (county_share * factor_income[:-1]).sum(axis=0),
+                                  0.0)
+    compensation, n_bound = bounded_labour_shares(nat["compensation"][None, :] * employment_share[:-1],
+                                                  factor_income[:-1], nat["compensation"] - shelf_compensation,
+                                                  bound, band_share)
+    shelf_capital = factor_income[-1] - shelf_compensation
+    active = va_share[-1] > 0
+    if np.any(shelf_capital[active] <= 0) or np.any((employment_share[-1] > 0) & ~active):
+        raise BenchmarkError("continental shelf: its pay leaves no operating surplus, or it employs persons in a "
+                             "sector without value added")
+    host_lines = sorted({src.line_key[k] for k in np.flatnonzero(shelf_line)})
+    host = src.employed[host_lines].sum(axis=0)  # onshore employment of the shelf's lines (ASSUMED key)
+    shelf_va = va_share[-1]
     log.update(floored_value_added_cells=n_va_floor, floored_employment_cells=n_emp_floor,
-               labour_share_bound_cells=n_bound)
+               labour_share_bound_cells=n_bound, shelf_gross_product=float(brp[:, -1].sum()),
+               shelf_employed=float(employed[:, -1].sum()))
+    va_share = va_share[:-1]
+    shelf = {
+        "host": host / host.sum(),
+        "persons": persons[-1],
+        "output": shelf_va * nat["output"],
+        "intermediate": shelf_va[None, :] * nat["intermediate"],
+        "intermediate_tax": shelf_va * nat["intermediate_tax"],
+        "production_tax": shelf_va * nat["production_tax"],
+        "compensation": shelf_compensation,
+        "capital": np.where(active, shelf_capital, 0.0),
+        "exports": shelf_va * nat["exports"],
+    }
+    persons = persons[:-1]
     return {
+        "shelf": shelf,
         "persons": persons,
         "output": va_share * nat["output"][None, :],
         "intermediate": va_share[:, None, :] * nat["intermediate"][None, :, :],
         "intermediate_tax": va_share * nat["intermediate_tax"][None, :],
         "production_tax": va_share * nat["production_tax"][None, :],
         "compensation": compensation,
-        "capital": factor_income - compensation,
+        "capital": factor_income[:-1] - compensation,
         "exports": va_share * nat["exports"][None, :],
     }
 
@@ -410,7 +467,11 @@ def regional_production(sets: Sets, nat: dict[str, np.ndarray], src: RegionalSou
 # Step 6: labour by education
 # ----------------------------------------------------------------------------------------------------------
 def labour_by_education(sets: Sets, prod: dict[str, np.ndarray], src: RegionalSources) -> tuple[np.ndarray, np.ndarray]:
-    """Persons and compensation by (region, sector, education): RAS of the national profile to county margins."""
+    """Persons and compensation by (region, sector, education): RAS of the national profile to county margins.
+
+    The continental shelf's workers (``prod["shelf"]``, updated in place with ``persons_by_education`` and
+    ``compensation_by_education`` [j, e]) have the national profile of their sector (ASSUMED); the national
+    earnings ratios are met by counties and shelf together."""
     profile_rows = {row["sector"]: row for row in read_rows(MAPPINGS_DIR / "education_profile.csv")}
     profile = np.array([[float(profile_rows[s][e]) for e in sets.education] for s in sets.sectors])
     persons = np.zeros(sets.shape)
@@ -418,8 +479,13 @@ def labour_by_education(sets: Sets, prod: dict[str, np.ndarray], src: RegionalSo
         row_targets = prod["persons"][r]
         col_targets = src.education_share[r] * row_targets.sum()
         persons[r] = ras(profile, row_targets, col_targets, name=f"labour by education, {region}")
-    compensation = compensation_by_education(prod["compensation"], persons, sets.relative_wage)
-    return persons, compensation
+    shelf = prod["shelf"]
+    shelf_persons = shelf["persons"][:, None] * profile / profile.sum(axis=1, keepdims=True)
+    all_persons = np.concatenate([persons, shelf_persons[None]], axis=0)
+    all_compensation = np.concatenate([prod["compensation"], shelf["compensation"][None]], axis=0)
+    compensation = compensation_by_education(all_compensation, all_persons, sets.relative_wage)
+    shelf["persons_by_education"], shelf["compensation_by_education"] = shelf_persons, compensation[-1]
+    return persons, compensation[:-1]
 
 
 def compensation_by_education(sector_compensation, persons, national_ratio, iterations=200):
@@ -431,7 +497,8 @@ def compensation_by_education(sector_compensation, persons, national_ratio, iter
     omega = np.array(national_ratio, dtype=float)
     for _ in range(iterations):
         wage_bill = persons * omega[None, None, :]
-        compensation = sector_compensation[:, :, None] * wage_bill / wage_bill.sum(axis=2, keepdims=True)
+        total = wage_bill.sum(axis=2, keepdims=True)
+        compensation = sector_compensation[:, :, None] * wage_bill / np.where(total > 0, total, 1.0)
         per_person = compensation.sum(axis=(0, 1)) / persons.sum(axis=(0, 1))
         achieved = per_person / per_person[0]
         if np.abs(achieved / national_ratio - 1).max() < 1e-13:
@@ -449,8 +516,11 @@ def households_and_final_demand(sets: Sets, nat: dict[str, np.ndarray], prod: di
     """Household accounts (region, education), final demand and imports by (region, good)."""
     population = src.population[:, None] * src.education_share / 1000.0
     population_share = src.population / src.population.sum()
-    wage_income = compensation.sum(axis=1)
-    capital_total = prod["capital"].sum()
+    shelf = prod["shelf"]
+    host = shelf["host"][:, None]  # the shelf's workers live, and its purchases are made, in the host counties
+    wage_income = compensation.sum(axis=1) + host * shelf["compensation_by_education"].sum(axis=0)[None, :]
+    labour_force = persons.sum(axis=1) + host * shelf["persons_by_education"].sum(axis=0)[None, :]
+    capital_total = prod["capital"].sum() + shelf["capital"].sum()
     capital_income = assume["household_capital_income_share"] * capital_total * wage_income / wage_income.sum()
     transfers = assume["transfers"] * population / population.sum()
 
@@ -466,20 +536,24 @@ def households_and_final_demand(sets: Sets, nat: dict[str, np.ndarray], prod: di
     savings = wage_income + capital_income + transfers - income_tax - household_consumption.sum(axis=2)
     log.update(income_tax_rate=tax_rate, disposable_income=float(disposable.sum()))
 
-    capital_share = prod["capital"].sum(axis=1) / capital_total
+    capital_share = (prod["capital"].sum(axis=1) + shelf["host"] * shelf["capital"].sum()) / capital_total
     government = population_share[:, None] * nat["government"][None, :]
     investment = capital_share[:, None] * nat["investment"][None, :]
     inventories = capital_share[:, None] * nat["inventories"][None, :]
-    composite_use = (prod["intermediate"].sum(axis=2) + household_consumption.sum(axis=1)
-                     + government + investment + inventories)
+    composite_use = (prod["intermediate"].sum(axis=2) + host * shelf["intermediate"].sum(axis=1)[None, :]
+                     + household_consumption.sum(axis=1) + government + investment + inventories)
     if np.any(composite_use <= 0):
         r, i = np.argwhere(composite_use <= 0)[0]
         raise BenchmarkError(f"composite use <= 0 at region {sets.regions[r]} good {sets.sectors[i]}: "
                              f"{composite_use[r, i]!r}")
-    imports = nat["imports"][None, :] * composite_use / composite_use.sum(axis=0, keepdims=True)
+    use_share = composite_use / composite_use.sum(axis=0, keepdims=True)
+    imports = nat["imports"][None, :] * use_share
+    # the shelf's domestic deliveries (crude and gas, pipeline services) reach users like imports (ASSUMED)
+    shelf_deliveries = (shelf["output"] - shelf["exports"])[None, :] * use_share
     return {
+        "shelf_deliveries": shelf_deliveries,
         "population": population,
-        "labour_force": persons.sum(axis=1),
+        "labour_force": labour_force,
         "wage_income": wage_income,
         "capital_income": capital_income,
         "transfers": transfers,
@@ -536,7 +610,7 @@ def interregional_trade(sets: Sets, prod: dict[str, np.ndarray], fd: dict[str, n
     """Shipments at delivered value (doubly constrained gravity, RAS) split into value and delivery margin."""
     n_regions, n_sectors, _ = sets.shape
     supply = prod["output"] - prod["exports"]
-    demand = fd["composite_use"] - fd["imports"]
+    demand = fd["composite_use"] - fd["imports"] - fd["shelf_deliveries"]
     for name, values in (("domestic deliveries (output - exports)", supply),
                          ("domestic demand (use - imports)", demand)):
         if np.any(values <= 0):
@@ -594,7 +668,19 @@ class Benchmark:
     trade_margin: np.ndarray
     km: np.ndarray
     national: dict[str, float]
+    shelf: dict[str, np.ndarray]  # the continental shelf: see shelf_accounts()
     log: dict = field(default_factory=dict)
+
+
+def shelf_accounts(prod: dict, fd: dict) -> dict[str, np.ndarray]:
+    """The continental shelf's accounts: host [r] (share of its workers and purchases from each county),
+    output, exports, capital, production_tax, intermediate_tax [j], intermediate [i, j], compensation and
+    persons [j, e], deliveries [r, i] (its domestic sales by destination)."""
+    s = prod["shelf"]
+    return {"host": s["host"], "output": s["output"], "exports": s["exports"], "capital": s["capital"],
+            "production_tax": s["production_tax"], "intermediate_tax": s["intermediate_tax"],
+            "intermediate": s["intermediate"], "compensation": s["compensation_by_education"],
+            "persons": s["persons_by_education"], "deliveries": fd["shelf_deliveries"]}
 
 
 def build(verbose: bool = False) -> Benchmark:
@@ -621,15 +707,18 @@ def build(verbose: bool = False) -> Benchmark:
     retained_earnings = assume["retained_earnings"]
     if abs(retained_earnings - float(nat["consumption_of_fixed_capital"])) > 1e-6:
         raise BenchmarkError("assumptions.csv retained_earnings differs from SIOT consumption of fixed capital")
-    government_capital_income = prod["capital"].sum() - households["capital_income"].sum() - retained_earnings
+    shelf = shelf_accounts(prod, fd)
+    government_capital_income = (prod["capital"].sum() + shelf["capital"].sum() - households["capital_income"].sum()
+                                 - retained_earnings)
     government_savings = (prod["production_tax"].sum() + prod["intermediate_tax"].sum()
+                          + shelf["production_tax"].sum() + shelf["intermediate_tax"].sum()
                           + households["income_tax"].sum() + government_capital_income
                           - fd["government"].sum() - households["transfers"].sum())
     national = {
         "government_capital_income": float(government_capital_income),
         "retained_earnings": float(retained_earnings),
         "government_savings": float(government_savings),
-        "foreign_savings": float(fd["imports"].sum() - prod["exports"].sum()),
+        "foreign_savings": float(fd["imports"].sum() - prod["exports"].sum() - shelf["exports"].sum()),
     }
     bench = Benchmark(
         sets=sets, output=prod["output"], capital=prod["capital"], production_tax=prod["production_tax"],
@@ -637,7 +726,7 @@ def build(verbose: bool = False) -> Benchmark:
         compensation=compensation, persons=persons, intermediate=intermediate, government=fd["government"],
         investment=fd["investment"], inventories=fd["inventories"],
         household_consumption=fd["household_consumption"], households=households, imports=fd["imports"],
-        trade_value=trade_value, trade_margin=trade_margin, km=km, national=national, log=log,
+        trade_value=trade_value, trade_margin=trade_margin, km=km, national=national, shelf=shelf, log=log,
     )
     log["residuals"] = verify(bench)
     check_positivity(bench)
@@ -673,18 +762,28 @@ def identity_terms(b: Benchmark) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
              b.production_tax, b.delivery_margin)
     sales = (b.trade_value.sum(axis=1), b.delivery_margin, b.exports)
     transport = np.array([code == TRANSPORT for code in s.sectors], dtype=float)
-    supply = (b.trade_value.sum(axis=0), b.trade_margin.sum(axis=0), b.imports)
-    use = (b.intermediate.sum(axis=2), b.household_consumption.sum(axis=1), b.government, b.investment,
+    sh = b.shelf
+    supply = (b.trade_value.sum(axis=0), b.trade_margin.sum(axis=0), b.imports, sh["deliveries"])
+    use = (b.intermediate.sum(axis=2), sh["host"][:, None] * sh["intermediate"].sum(axis=1)[None, :],
+           b.household_consumption.sum(axis=1), b.government, b.investment,
            b.inventories, transport[None, :] * b.delivery_margin.sum(axis=1)[:, None])
+    shelf_costs = (sh["intermediate"].sum(axis=0), sh["intermediate_tax"], sh["compensation"].sum(axis=1),
+                   sh["capital"], sh["production_tax"])
+    shelf_sales = (sh["deliveries"].sum(axis=0), sh["exports"])
+    hosted_wages = sh["host"][:, None] * sh["compensation"].sum(axis=0)[None, :]
+    capital = b.capital.sum() + sh["capital"].sum()
     consumption = b.household_consumption.sum(axis=2)
     income = (h["wage_income"], h["capital_income"], h["transfers"])
     spending = (h["income_tax"], consumption, h["savings"])
     n = b.national
-    gov_in = (b.production_tax.sum(), b.intermediate_tax.sum(), h["income_tax"].sum(), n["government_capital_income"])
+    gov_in = (b.production_tax.sum(), b.intermediate_tax.sum(), sh["production_tax"].sum(), sh["intermediate_tax"].sum(),
+              h["income_tax"].sum(), n["government_capital_income"])
     gov_out = (b.government.sum(), h["transfers"].sum(), n["government_savings"])
     saving = (h["savings"].sum(), n["government_savings"], n["retained_earnings"], n["foreign_savings"])
     invest = (b.investment.sum(), b.inventories.sum())
-    value_added = b.compensation.sum() + b.capital.sum() + b.production_tax.sum()
+    value_added = (b.compensation.sum() + b.capital.sum() + b.production_tax.sum() + sh["compensation"].sum()
+                   + sh["capital"].sum() + sh["production_tax"].sum())
+    exports = b.exports.sum() + sh["exports"].sum()
 
     def abs_sum(terms):
         return sum(np.abs(t) for t in terms)
@@ -696,26 +795,31 @@ def identity_terms(b: Benchmark) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
         "identity 3 (delivery_margin = sum of trade.margin)": (b.delivery_margin, b.trade_margin.sum(axis=1),
                                                                 b.output, regions_sectors),
         "identity 4 (Armington composite: supply = use)": (sum(supply), sum(use), abs_sum(use), regions_sectors),
-        "identity 5a (wage_income = sum of compensation)": (h["wage_income"], b.compensation.sum(axis=1),
-                                                             h["wage_income"], regions_education),
+        "identity 1s (shelf output = costs)": (sh["output"], sum(shelf_costs), abs_sum(shelf_costs), [s.sectors]),
+        "identity 2s (shelf output = deliveries + exports)": (sh["output"], sum(shelf_sales), abs_sum(shelf_sales),
+                                                              [s.sectors]),
+        "identity 5a (wage_income = compensation + hosted shelf pay)": (h["wage_income"],
+                                                                         b.compensation.sum(axis=1) + hosted_wages,
+                                                                         h["wage_income"], regions_education),
         "identity 5b (household income = spending)": (sum(income), sum(spending), abs_sum(income), regions_education),
-        "identity 6 (capital income)": (np.array([b.capital.sum()]),
+        "identity 6 (capital income)": (np.array([capital]),
                                         np.array([h["capital_income"].sum() + n["government_capital_income"]
                                                   + n["retained_earnings"]]),
-                                        np.array([b.capital.sum()]), scalar),
+                                        np.array([capital]), scalar),
         "identity 7 (government budget)": (np.array([sum(gov_in)]), np.array([sum(gov_out)]),
                                            np.array([sum(abs(x) for x in gov_in)]), scalar),
         "identity 8 (savings = investment)": (np.array([sum(saving)]), np.array([sum(invest)]),
                                               np.array([sum(abs(x) for x in saving)]), scalar),
         "identity 9 (foreign savings)": (np.array([n["foreign_savings"]]),
-                                         np.array([b.imports.sum() - b.exports.sum()]),
+                                         np.array([b.imports.sum() - exports]),
                                          np.array([b.imports.sum()]), scalar),
         "identity 10 (national value added)": (np.array([value_added]), np.array([SIOT_TOTALS["value_added"]]),
                                                np.array([SIOT_TOTALS["value_added"]]), scalar),
-        "identity 10 (national compensation)": (np.array([b.compensation.sum()]),
+        "identity 10 (national compensation)": (np.array([b.compensation.sum() + sh["compensation"].sum()]),
                                                 np.array([SIOT_TOTALS["compensation"]]),
                                                 np.array([SIOT_TOTALS["compensation"]]), scalar),
-        "identity 10 (national output)": (np.array([b.output.sum()]), np.array([SIOT_TOTALS["output"]]),
+        "identity 10 (national output)": (np.array([b.output.sum() + sh["output"].sum()]),
+                                          np.array([SIOT_TOTALS["output"]]),
                                           np.array([SIOT_TOTALS["output"]]), scalar),
     }
 
@@ -749,7 +853,8 @@ def check_positivity(b: Benchmark) -> None:
             where = ", ".join(names[k] for names, k in zip(labels, index))
             raise BenchmarkError(f"positivity: {name} <= 0 at [{where}]: {float(values[index])!r}")
     for name, values in (("intermediate", b.intermediate), ("trade margin", b.trade_margin),
-                         ("household consumption by good", b.household_consumption)):
+                         ("household consumption by good", b.household_consumption),
+                         *((f"shelf {k}", v) for k, v in b.shelf.items() if not k.endswith("_tax"))):
         if np.any(values < 0) or not np.all(np.isfinite(values)):
             raise BenchmarkError(f"positivity: {name} has negative or non-finite values")
 
@@ -765,6 +870,10 @@ def report(b: Benchmark) -> None:
           f"  delivery margins {b.delivery_margin.sum():,.3f}"
           f"  interregional shipments {b.trade_value.sum() - np.trace(b.trade_value).sum():,.3f}")
     print(f"  persons {b.persons.sum():,.3f} thousand  population {b.households['population'].sum():,.3f} thousand")
+    sh = b.shelf
+    print(f"  continental shelf: gross product {log['shelf_gross_product']:,.3f} (11713), output "
+          f"{sh['output'].sum():,.3f}, exports {sh['exports'].sum():,.3f}, domestic deliveries "
+          f"{sh['deliveries'].sum():,.3f}, {sh['persons'].sum():,.3f} thousand employed")
     print(f"  income tax rate {log['income_tax_rate']:.6f}  national: " +
           ", ".join(f"{k} {v:,.3f}" for k, v in b.national.items()))
     print(f"  SIOT rounding gaps absorbed in inventories: max {log['rounding_gap_max']:.3f}, "
@@ -946,6 +1055,20 @@ def write(b: Benchmark, out_root: Path) -> list[Path]:
         "distance.csv": (["origin", "destination", "km"],
                          [[s.regions[o], s.regions[d], b.km[o, d]] for o in range(R) for d in range(R)]),
         "national.csv": (["item", "value"], [[k, v] for k, v in b.national.items()]),
+        "shelf_accounts.csv": (["sector", "capital", "production_tax", "intermediate_tax", "exports", "output"],
+                               [[s.sectors[j], b.shelf["capital"][j], b.shelf["production_tax"][j],
+                                 b.shelf["intermediate_tax"][j], b.shelf["exports"][j], b.shelf["output"][j]]
+                                for j in range(J)]),
+        "shelf_labour.csv": (["sector", "education", "compensation", "persons"],
+                             [[s.sectors[j], s.education[e], b.shelf["compensation"][j, e], b.shelf["persons"][j, e]]
+                              for j in range(J) for e in range(E)]),
+        "shelf_intermediate.csv": (["good", "sector", "value"],
+                                   [[s.sectors[i], s.sectors[j], b.shelf["intermediate"][i, j]]
+                                    for i in range(J) for j in range(J) if b.shelf["intermediate"][i, j] != 0]),
+        "shelf_regions.csv": (["region", "host_share"], [[s.regions[r], b.shelf["host"][r]] for r in range(R)]),
+        "shelf_deliveries.csv": (["region", "good", "value"],
+                                 [[s.regions[r], s.sectors[i], b.shelf["deliveries"][r, i]]
+                                  for r in range(R) for i in range(J)]),
     }
     written = []
     for name, (header, rows) in files.items():

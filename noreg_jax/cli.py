@@ -76,21 +76,26 @@ def cmd_info(args) -> int:
     economy = _economy(args)
     b = economy.benchmark
     s = b.sets
-    value_added = np.asarray(b.compensation).sum() + np.asarray(b.capital).sum() + np.asarray(b.production_tax).sum()
+    total = lambda *arrays: float(sum(np.asarray(a).sum() for a in arrays))
+    sh = b.shelf
+    shelf_value_added = total(sh.compensation, sh.capital, sh.production_tax)
     meta = metadata(args.data) if args.data else metadata()
-    print(f"base year {meta.get('base_year', 2018)}, NOK million at basic prices")
+    print(f"base year {meta.get('base_year', 2018)}, NOK million at basic prices; national totals include the "
+          "continental shelf")
     print(f"regions ({s.n_regions}): {', '.join(s.regions)}")
     print(f"sectors ({s.n_sectors}): {', '.join(s.sectors)}")
     print(f"education groups ({s.n_education}): {', '.join(s.education)}")
     print(f"unknowns of one year's equilibrium: {n_unknowns(b)}")
-    rows = [("output", np.asarray(b.output).sum()), ("value added", value_added),
-            ("compensation of employees", np.asarray(b.compensation).sum()),
-            ("exports", np.asarray(b.exports).sum()), ("imports", np.asarray(b.imports).sum()),
-            ("household consumption", np.asarray(b.consumption).sum()),
-            ("government consumption", np.asarray(b.government).sum()),
-            ("gross fixed capital formation", np.asarray(b.investment).sum()),
-            ("population (thousand)", np.asarray(b.population).sum()),
-            ("employed persons (thousand)", np.asarray(b.labour_force).sum())]
+    rows = [("output", total(b.output, sh.output)),
+            ("value added", total(b.compensation, b.capital, b.production_tax) + shelf_value_added),
+            ("compensation of employees", total(b.compensation, sh.compensation)),
+            ("exports", total(b.exports, sh.exports)), ("imports", total(b.imports)),
+            ("household consumption", total(b.consumption)),
+            ("government consumption", total(b.government)),
+            ("gross fixed capital formation", total(b.investment)),
+            ("continental shelf: gross product", shelf_value_added),
+            ("population (thousand)", total(b.population)),
+            ("employed persons (thousand)", total(b.labour_force))]
     for name, value in rows:
         print(f"  {name:32s} {value:14,.1f}")
     return 0

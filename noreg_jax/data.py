@@ -119,6 +119,26 @@ def _index(labels, code, what):
         raise KeyError(f"unknown {what} {code!r}; known: {', '.join(labels)}") from None
 
 
+class Shelf(eqx.Module):
+    """The continental shelf, a region without households (docs/model.md, "The continental shelf").
+
+    Its accounts are national [j], [i, j], [j, e]; it is tied to the counties by ``host`` (the share of its
+    workers who live in, and of its purchases made in, each county) and ``deliveries`` (its domestic sales by
+    destination, which reach users beside imports, at world prices). NOK million, persons in thousands.
+    """
+
+    output: jnp.ndarray  # [j] gross output at basic prices (extraction in PETRO, pipeline transport in TRANS)
+    exports: jnp.ndarray  # [j]
+    capital: jnp.ndarray  # [j] gross operating surplus (the resource rent)
+    production_tax: jnp.ndarray  # [j]
+    intermediate_tax: jnp.ndarray  # [j]
+    intermediate: jnp.ndarray  # [i, j] Armington composite i bought in the host counties
+    compensation: jnp.ndarray  # [j, e]
+    persons: jnp.ndarray  # [j, e] employed persons, thousand
+    host: jnp.ndarray  # [r] sums to 1
+    deliveries: jnp.ndarray  # [r, i] domestic sales by destination region
+
+
 class Benchmark(eqx.Module):
     """The balanced benchmark flows, NOK million at 2018 prices (persons in thousands).
 
@@ -154,6 +174,7 @@ class Benchmark(eqx.Module):
     retained_earnings: jnp.ndarray  # scalar
     government_savings: jnp.ndarray  # scalar
     foreign_savings: jnp.ndarray  # scalar
+    shelf: Shelf
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,6 +310,7 @@ def load_benchmark(data_dir: Path | str = DEFAULT_DATA_DIR, check: bool = True, 
     for item in items:
         if item not in nat_vals:
             raise DataError(f"{nat_path}: field 'item' lacks the row {item!r}")
+    shelf = _read_shelf(d, sets, reg, sec, good, edu)
     bench = Benchmark(
         sets=sets,
         output=sa["output"], capital=sa["capital"], production_tax=sa["production_tax"],
@@ -299,11 +321,29 @@ def load_benchmark(data_dir: Path | str = DEFAULT_DATA_DIR, check: bool = True, 
         wage_income=hh["wage_income"], capital_income=hh["capital_income"], transfers=hh["transfers"],
         income_tax=hh["income_tax"], savings=hh["savings"], imports=imp["value"], trade=tr["value"],
         margin=tr["margin"], distance=dist["km"],
-        **{k: np.asarray(nat_vals[k]) for k in items},
+        **{k: np.asarray(nat_vals[k]) for k in items}, shelf=shelf,
     )
     if check:
         check_benchmark(bench, d, tol)
     return jax_arrays(bench)
+
+
+def _read_shelf(d: Path, sets: Sets, reg, sec, good, edu) -> Shelf:
+    """The continental shelf's five files (docs/data_schema.md)."""
+    J, E, R = sets.n_sectors, sets.n_education, sets.n_regions
+    acc = _table(d / "shelf_accounts.csv", [sec],
+                 ["capital", "production_tax", "intermediate_tax", "exports", "output"], (J,),
+                 allow_negative=("production_tax", "intermediate_tax"))
+    lab = _table(d / "shelf_labour.csv", [sec, edu], ["compensation", "persons"], (J, E))
+    inter = _table(d / "shelf_intermediate.csv", [good, sec], ["value"], (J, J))
+    host = _table(d / "shelf_regions.csv", [reg], ["host_share"], (R,))["host_share"]
+    if abs(host.sum() - 1.0) > 1e-9:
+        raise DataError(f"{d / 'shelf_regions.csv'}: field 'host_share' sums to {host.sum()!r}, not 1")
+    deliveries = _table(d / "shelf_deliveries.csv", [reg, good], ["value"], (R, J))["value"]
+    return Shelf(output=acc["output"], exports=acc["exports"], capital=acc["capital"],
+                 production_tax=acc["production_tax"], intermediate_tax=acc["intermediate_tax"],
+                 intermediate=inter["value"], compensation=lab["compensation"], persons=lab["persons"],
+                 host=host, deliveries=deliveries)
 
 
 def jax_arrays(bench: Benchmark) -> Benchmark:
@@ -321,41 +361,53 @@ def accounting_identities(b: Benchmark) -> dict[str, tuple]:
     """The SAM identities (docs/data_schema.md) as name -> (file, field, left side, right side, size)."""
     t = b.sets.transport
     val = lambda a: np.asarray(a, dtype=float)
+    sh = b.shelf
+    host = val(sh.host)[:, None]
+    shelf_output = val(sh.output)
+    shelf_inputs = val(sh.intermediate).sum(axis=0) + val(sh.intermediate_tax) + val(sh.compensation).sum(axis=1) \
+        + val(sh.capital) + val(sh.production_tax)
+    shelf_sales = val(sh.deliveries).sum(axis=0) + val(sh.exports)
     comp = val(b.compensation).sum(axis=2)
     inputs = val(b.intermediate).sum(axis=1) + val(b.intermediate_tax) + comp + val(b.capital) \
         + val(b.production_tax) + val(b.delivery_margin)
     output = val(b.output)
     deliveries = val(b.trade).sum(axis=1) + val(b.delivery_margin) + val(b.exports)
-    supply = (val(b.trade) + val(b.margin)).sum(axis=0) + val(b.imports)
-    use = val(b.intermediate).sum(axis=2) + val(b.consumption).sum(axis=1) + val(b.government) \
-        + val(b.investment) + val(b.inventories)
+    supply = (val(b.trade) + val(b.margin)).sum(axis=0) + val(b.imports) + val(sh.deliveries)
+    use = val(b.intermediate).sum(axis=2) + host * val(sh.intermediate).sum(axis=1)[None, :] \
+        + val(b.consumption).sum(axis=1) + val(b.government) + val(b.investment) + val(b.inventories)
     use[:, t] += val(b.delivery_margin).sum(axis=1)
     hh_in = val(b.wage_income) + val(b.capital_income) + val(b.transfers)
     hh_out = val(b.income_tax) + val(b.consumption).sum(axis=2) + val(b.savings)
     gov_in = val(b.production_tax).sum() + val(b.intermediate_tax).sum() + val(b.income_tax).sum() \
-        + float(b.government_capital_income)
+        + float(b.government_capital_income) + val(sh.production_tax).sum() + val(sh.intermediate_tax).sum()
     gov_out = val(b.government).sum() + val(b.transfers).sum() + float(b.government_savings)
+    capital = val(b.capital).sum() + val(sh.capital).sum()
     cap_out = val(b.capital_income).sum() + float(b.government_capital_income) + float(b.retained_earnings)
     sav = val(b.savings).sum() + float(b.government_savings) + float(b.retained_earnings) + float(b.foreign_savings)
     inv = val(b.investment).sum() + val(b.inventories).sum()
     imports = val(b.imports).sum()
+    exports = val(b.exports).sum() + val(sh.exports).sum()
+    hosted_wages = host * val(sh.compensation).sum(axis=0)[None, :]
     return {
         "sector costs = output": ("sector_accounts.csv", "output", output, inputs, output),
         "sector deliveries + exports = output": ("sector_accounts.csv", "output", output, deliveries, output),
+        "shelf costs = output": ("shelf_accounts.csv", "output", shelf_output, shelf_inputs,
+                                 np.maximum(shelf_output, 1.0)),
+        "shelf deliveries + exports = output": ("shelf_accounts.csv", "output", shelf_output, shelf_sales,
+                                                np.maximum(shelf_output, 1.0)),
         "delivery margin = sum of shipment margins": ("sector_accounts.csv", "delivery_margin",
                                                       val(b.delivery_margin), val(b.margin).sum(axis=1),
                                                       np.maximum(output, 1.0)),
         "composite supply = use": ("imports.csv / trade.csv", "value", supply, use, np.maximum(use, 1.0)),
         "household wages = compensation": ("households.csv", "wage_income", val(b.wage_income),
-                                           val(b.compensation).sum(axis=1), val(b.wage_income)),
+                                           val(b.compensation).sum(axis=1) + hosted_wages, val(b.wage_income)),
         "household income = spending": ("households.csv", "income (wage + capital + transfers)", hh_in, hh_out,
                                         hh_in),
-        "capital income distributed": ("sector_accounts.csv", "capital (total)", val(b.capital).sum(), cap_out,
-                                       val(b.capital).sum()),
+        "capital income distributed": ("sector_accounts.csv", "capital (total)", capital, cap_out, capital),
         "government budget": ("national.csv", "government revenue", gov_in, gov_out, gov_in),
         "savings = investment": ("national.csv", "savings (total)", sav, inv, inv),
         "foreign balance": ("national.csv", "foreign_savings", float(b.foreign_savings),
-                            imports - val(b.exports).sum(), imports),
+                            imports - exports, imports),
     }
 
 
@@ -407,6 +459,8 @@ def _coords(s: Sets, k):
 
 
 def _label(s: Sets, name, k):
+    if len(k) == 1 and name.startswith("shelf"):
+        return f"sector {s.sectors[k[0]]}"
     if len(k) == 2 and name.startswith(("sector", "composite")):
         return f"region {s.regions[k[0]]}, {'sector' if name.startswith('sector') else 'good'} {s.sectors[k[1]]}"
     if len(k) == 2 and name.startswith("household"):
@@ -511,12 +565,13 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
     fields = {}
     for f in Benchmark.__dataclass_fields__:
-        if f == "sets" or f in scalars:
+        if f in ("sets", "shelf") or f in scalars:
             continue
         fields[f] = agg2(getattr(b, f)) if f in ("trade", "margin") else agg1(getattr(b, f))
     fields["trade"] = trade
     fields["distance"] = dist
-    return jax_arrays(Benchmark(sets=sets, **fields, **{k: np.asarray(getattr(b, k)) for k in scalars}))
+    shelf = eqx.tree_at(lambda sh: (sh.host, sh.deliveries), b.shelf, (agg1(b.shelf.host), agg1(b.shelf.deliveries)))
+    return jax_arrays(Benchmark(sets=sets, **fields, **{k: np.asarray(getattr(b, k)) for k in scalars}, shelf=shelf))
 
 
 def metadata(data_dir: Path | str = DEFAULT_DATA_DIR) -> dict:

@@ -186,6 +186,7 @@ def reference_drivers(economy: Economy, data_dir: Path | str = REFERENCE_DIR,
                                        + cash_flow * petroleum),
         foreign_savings=jnp.asarray(float(p.foreign_savings) * petroleum),
         export_demand=jnp.asarray(np.asarray(p.export_demand)[None] * (1.0 + sc["world_demand_growth"]) ** t),
+        shelf_activity=jnp.asarray(float(p.shelf_activity) * petroleum),
         exogenous_capital=jnp.asarray(exogenous),
     )
 

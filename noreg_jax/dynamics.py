@@ -56,6 +56,7 @@ class Drivers(eqx.Module):
     government_savings: jnp.ndarray  # (T,) real government savings
     foreign_savings: jnp.ndarray  # (T,) foreign savings in foreign currency
     export_demand: jnp.ndarray  # (T, R, J) world demand for each region's export variety, 2018 = 1
+    shelf_activity: jnp.ndarray  # (T,) the continental shelf's volume, 2018 = 1
     exogenous_capital: jnp.ndarray  # (R, J) 1 where capital is exogenous (petroleum), else 0
 
 
@@ -79,7 +80,7 @@ def constant_drivers(economy: Economy, years=range(FIRST_YEAR, LAST_YEAR + 1)) -
                    labour_productivity=rep(p.labour_productivity), government_demand=rep(p.government_demand),
                    capital_index=jnp.ones((T, *b.capital.shape)), government_savings=rep(p.government_savings),
                    foreign_savings=rep(p.foreign_savings), export_demand=rep(p.export_demand),
-                   exogenous_capital=jnp.zeros(b.capital.shape))
+                   shelf_activity=rep(p.shelf_activity), exogenous_capital=jnp.zeros(b.capital.shape))
 
 
 class PathState(NamedTuple):
@@ -98,10 +99,12 @@ def year_economy(model: PathModel, t_drivers, state: PathState) -> Economy:
     capital = jnp.where(model.drivers.exogenous_capital > 0, e.benchmark.capital * d["capital_index"], state.capital)
     params = eqx.tree_at(
         lambda p: (p.population, p.labour_supply, p.tfp, p.energy_efficiency, p.labour_productivity,
-                   p.government_demand, p.capital_stock, p.government_savings, p.foreign_savings, p.export_demand),
+                   p.government_demand, p.capital_stock, p.government_savings, p.foreign_savings, p.export_demand,
+                   p.shelf_activity),
         e.params,
         (population, resident * d["participation"] + d["worker_shift"], d["tfp"], d["energy_efficiency"], d["labour_productivity"],
-         d["government_demand"], capital, d["government_savings"], d["foreign_savings"], d["export_demand"]))
+         d["government_demand"], capital, d["government_savings"], d["foreign_savings"], d["export_demand"],
+         d["shelf_activity"]))
     return Economy(e.benchmark, params)
 
 
@@ -153,7 +156,7 @@ def yearly_drivers(dr: Drivers) -> dict:
             "tfp": dr.tfp, "energy_efficiency": dr.energy_efficiency, "labour_productivity": dr.labour_productivity,
             "government_demand": dr.government_demand, "capital_index": dr.capital_index,
             "government_savings": dr.government_savings, "foreign_savings": dr.foreign_savings,
-            "export_demand": dr.export_demand, "year": jnp.asarray(dr.years)}
+            "export_demand": dr.export_demand, "shelf_activity": dr.shelf_activity, "year": jnp.asarray(dr.years)}
 
 
 def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progress=None) -> PathResult:

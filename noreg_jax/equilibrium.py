@@ -14,6 +14,8 @@ Equations (same order and shapes):
     government_budget      revenue = spending (relative to benchmark revenue)
 Export prices p_X[r, j] are not unknowns: each clears its export market given p_D and V, solved inside F
 (:func:`noreg_jax.blocks.trade.log_export_price`).
+The continental shelf (:mod:`noreg_jax.blocks.shelf`) adds no unknowns: its volume is exogenous, its
+inputs are bought at the counties' prices and its rent is the residual.
 The numeraire is the exchange rate (``Parameters.exchange_rate``). Walras' law makes the foreign
 balance (imports − exports = foreign savings) redundant: it is not in F and is checked separately by
 :func:`walras_residual`.
@@ -27,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noreg_jax.blocks import government, households, production, trade
+from noreg_jax.blocks import government, households, production, shelf, trade
 from noreg_jax.data import Benchmark
 from noreg_jax.parameters import Economy, benchmark_tax_rates
 from noreg_jax.solver import SolverOptions, solve
@@ -81,6 +83,7 @@ class State(NamedTuple):
     composite_use: jnp.ndarray  # [r, i]
     households: households.HouseholdAccounts
     public: government.PublicAccounts
+    shelf: shelf.ShelfAccounts
     national_capital_income: jnp.ndarray
     cpi: jnp.ndarray  # national
     regional_cpi: jnp.ndarray  # [r]
@@ -107,38 +110,40 @@ def evaluate(x, economy: Economy) -> State:
     revenue_value = jnp.exp(log_rev) * v0 * activity
     dom_supply = b.trade.sum(axis=1) * activity * cet_idx[..., 0]
     exports = b.exports * activity * cet_idx[..., 1]
-    # incomes
-    capital_income = jnp.sum(rental * p.capital_stock)
+    # the continental shelf, and incomes
+    offshore = shelf.shelf_accounts(b, p, wage, pa)
+    capital_income = jnp.sum(rental * p.capital_stock) + offshore.rent
     cpi, regional_cpi = households.consumer_price_index(b, pa)
     hh = households.household_accounts(b, p, wage, capital_income, jnp.exp(lt), cpi, pa)
-    production_tax = jnp.sum(p.production_tax_rate * revenue_value)
-    intermediate_tax = jnp.sum(p.intermediate_tax_rate * jnp.einsum("ri,rij->rj", pa, demand.intermediate))
+    production_tax = jnp.sum(p.production_tax_rate * revenue_value) + offshore.production_tax
+    intermediate_tax = jnp.sum(p.intermediate_tax_rate * jnp.einsum("ri,rij->rj", pa, demand.intermediate)) \
+        + offshore.intermediate_tax
     pub = government.public_accounts(
         b, p, production_tax=production_tax, intermediate_tax=intermediate_tax, income_tax=hh.income_tax.sum(),
         national_capital_income=capital_income, transfers=hh.transfers.sum(), household_savings=hh.savings.sum(),
         armington_price=pa, log_armington_price=arm.composite)
     # the composite market: demand for goods, split into imports and shipments
-    use = demand.intermediate.sum(axis=2) + hh.consumption.sum(axis=1) + p.government_demand + pub.investment \
-        + p.inventories
+    use = demand.intermediate.sum(axis=2) + offshore.purchases + hh.consumption.sum(axis=1) + p.government_demand \
+        + pub.investment + p.inventories
     # delivery margins depend on shipments, which depend on use: transport carries no margin itself and
     # margins are bought in the origin region, so one pass with the goods' shipments suffices
-    flows0 = trade.armington_demands(b, p, arm, use)
+    flows0 = trade.armington_demands(b, p, arm, use, offshore.deliveries)
     use = use.at[:, b.sets.transport].add(flows0.margins.sum(axis=(1, 2)))
-    flows = trade.armington_demands(b, p, arm, use)
+    flows = trade.armington_demands(b, p, arm, use, offshore.deliveries)
     wage_bill = jnp.einsum("rje,re->rj", demand.labour, wage)  # labour is in benchmark wage-bill units
     value_added = wage_bill + rental * demand.capital + p.production_tax_rate * revenue_value
     residuals = {
         "zero_profit": nest.unit_cost - (jnp.log1p(-p.production_tax_rate) - jnp.log1p(-t_prod0) + log_rev),
         "domestic_market": jnp.log(dom_supply) - jnp.log(flows.shipments.sum(axis=1)),
         "capital_market": jnp.log(demand.capital) - jnp.log(p.capital_stock),
-        "labour_market": jnp.log(demand.labour.sum(axis=1))
+        "labour_market": jnp.log(demand.labour.sum(axis=1) + offshore.labour)
                          - jnp.log(p.labour_supply * b.wage_income / b.labour_force),
         "government_budget": (pub.revenue - pub.spending) / (b.income_tax.sum() + b.government_capital_income),
     }
     return State(jnp.exp(lp), activity, rental, wage, jnp.exp(lt), pa, jnp.exp(log_rev), jnp.exp(nest.unit_cost),
                  demand.capital, demand.labour, demand.intermediate, dom_supply, exports, jnp.exp(log_px), flows.imports,
-                 flows.shipments, flows.margins, use, hh, pub, capital_income, cpi, regional_cpi, value_added,
-                 residuals)
+                 flows.shipments, flows.margins, use, hh, pub, offshore, capital_income, cpi, regional_cpi,
+                 value_added, residuals)
 
 
 def residual(x, economy: Economy):
@@ -151,7 +156,7 @@ def walras_residual(state: State, economy: Economy):
     """The dropped equation: (imports − exports − e·foreign savings) / imports at the solution."""
     p = economy.params
     m = jnp.sum(jnp.exp(trade.log_import_price(p)) * state.imports)
-    x = jnp.sum(state.export_price * state.exports)
+    x = jnp.sum(state.export_price * state.exports) + state.shelf.exports_value
     return (m - x - p.exchange_rate * p.foreign_savings) / m
 
 

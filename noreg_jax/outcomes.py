@@ -55,4 +55,7 @@ def year_outcomes(state: State, economy: Economy) -> dict:
         "exports": state.exports,  # [r, j] volume
         "imports": state.imports,  # [r, j] volume
         "consumption": state.households.consumption.sum(axis=2),  # [r, e] volume
+        "shelf_gross_product": state.shelf.real_gross_product,  # NOK million 2018 prices
+        "shelf_gross_product_nominal": state.shelf.value_added,  # NOK million current prices
+        "shelf_workers": state.shelf.labour / wage_per_person(economy),  # [r, e] thousand, by residence
     }

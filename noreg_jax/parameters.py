@@ -76,6 +76,8 @@ class Parameters(eqx.Module):
     world_price_exports: jnp.ndarray  # (J,) world price of competing exports (the demand curve's reference)
     export_demand: jnp.ndarray  # (R, J) D: world demand for each region's export variety, 1 at the benchmark
     world_price_imports: jnp.ndarray  # (J,)
+    # the continental shelf
+    shelf_activity: jnp.ndarray  # scalar: the shelf's volume (extraction and pipelines) relative to 2018
 
 
 class Economy(eqx.Module):
@@ -145,7 +147,7 @@ def load_parameters(b: Benchmark, param_dir: Path | str = DEFAULT_PARAMETER_DIR)
         government_savings=b.government_savings, foreign_savings=b.foreign_savings,
         production_tax_rate=t_prod, intermediate_tax_rate=t_int, income_tax_rate=t_inc,
         exchange_rate=jnp.asarray(1.0), world_price_exports=jnp.ones(J), world_price_imports=jnp.ones(J),
-        export_demand=jnp.ones((R, J)),
+        export_demand=jnp.ones((R, J)), shelf_activity=jnp.asarray(1.0),
     )
 
 

@@ -35,6 +35,11 @@ _VARIABLES = {
     "exports": (("year", "region", "sector"), "NOK million, 2018 prices", "exports abroad"),
     "imports": (("year", "region", "sector"), "NOK million, 2018 prices", "imports from abroad"),
     "consumption": (("year", "region", "education"), "NOK million, 2018 prices", "household consumption"),
+    "shelf_gross_product": (("year",), "NOK million, 2018 prices",
+                            "gross product of the continental shelf (extraction and pipelines; in no county)"),
+    "shelf_gross_product_nominal": (("year",), "NOK million, current prices", "value added of the continental shelf"),
+    "shelf_workers": (("year", "region", "education"), "thousand persons",
+                      "residents of the region employed on the continental shelf"),
 }
 
 

@@ -65,8 +65,9 @@ def test_info_prints_dimensions_and_national_totals(capsys):
     assert totals["value added"] == 3_161_544.0
     assert totals["compensation of employees"] == 1_638_831.0
     assert "output                              5,898,745.0" in out  # printed with thousands separators
+    assert totals["continental shelf: gross product"] == 562_899.0  # SSB 11713: oil and gas 545,185 + pipelines 17,714
     assert totals["population (thousand)"] > 5000  # Norway 2018: 5.3 million
-    assert len(totals) == 10
+    assert len(totals) == 11
 
 
 def test_info_on_an_aggregation_keeps_the_totals(capsys):

@@ -35,7 +35,7 @@ def saving_rate(b: Benchmark):
 
 def capital_income_shares(b: Benchmark):
     """Shares of national capital income: per household [r, e], government, retained earnings."""
-    total = b.capital.sum()
+    total = b.capital.sum() + b.shelf.capital.sum()  # counties and the continental shelf
     return b.capital_income / total, b.government_capital_income / total, b.retained_earnings / total
 
 

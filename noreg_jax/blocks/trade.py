@@ -5,7 +5,9 @@
   supplies V·(p/R)^η. Each region's export variety meets a finite world demand
   X = X̄·D·(p_X / e·pw_X)^(−ε) (ε = ``export_demand_elasticity``, D = ``export_demand``), so p_X clears the
   export market of each (r, j) given p_D and V; ε → ∞ is the small open economy at fixed world prices.
-- Imports: the use of good i in region r is a CES (σA) of a domestic bundle and imports at e·pw_M[i].
+- Imports: the use of good i in region r is a CES (σA) of a domestic bundle and supplies from outside the
+  counties at e·pw_M[i]: imports and the continental shelf's deliveries (crude, gas, pipeline services),
+  which are sold at world prices (:mod:`noreg_jax.blocks.shelf`); foreign imports are the rest.
 - Domestic bundle: a CES (σD) over origin counties s at the delivered price
   p_D[s, i] + τ[s, r, i]·p_A[s, transport], where τ = margin/value (goods only): the producer's
   region supplies the transport service of the delivery.
@@ -89,6 +91,11 @@ def log_export_price(b: Benchmark, p: Parameters, log_p_domestic, log_activity):
     return u - h / jax.lax.stop_gradient(slope)
 
 
+def outside_supply(b: Benchmark):
+    """Benchmark supply from outside the counties [r, i]: imports + the shelf's deliveries, at world prices."""
+    return b.imports + b.shelf.deliveries
+
+
 class ArmingtonPrices(NamedTuple):
     delivered: jnp.ndarray  # [s, r, i] log delivered price (normalised)
     domestic_bundle: jnp.ndarray  # [r, i] log price of the domestic bundle
@@ -99,7 +106,7 @@ def _composite(b, p, log_delivered):
     """Bundle and composite prices from delivered prices [s, r, i]."""
     dom_values = jnp.moveaxis(b.trade + b.margin, 0, -1)  # [r, i, s]
     log_db = ces_log_unit_cost(jnp.moveaxis(log_delivered, 0, -1), value_shares(dom_values), p.sigma_domestic)
-    arm_values = jnp.stack([dom_values.sum(-1), b.imports], -1)
+    arm_values = jnp.stack([dom_values.sum(-1), outside_supply(b)], -1)
     log_pm = jnp.broadcast_to(log_import_price(p), log_db.shape)
     log_pa = ces_log_unit_cost(jnp.stack([log_db, log_pm], -1), value_shares(arm_values), p.sigma_armington)
     return log_db, log_pa
@@ -120,21 +127,23 @@ def armington_prices(b: Benchmark, p: Parameters, log_p_domestic) -> ArmingtonPr
 
 
 class TradeFlows(NamedTuple):
-    imports: jnp.ndarray  # [r, i] quantity
+    imports: jnp.ndarray  # [r, i] foreign imports (outside supply less the shelf's deliveries), quantity
     shipments: jnp.ndarray  # [s, r, i] quantity at producer prices (benchmark value units)
     margins: jnp.ndarray  # [s, r, i] transport services for the deliveries
 
 
-def armington_demands(b: Benchmark, p: Parameters, prices: ArmingtonPrices, composite_use) -> TradeFlows:
-    """Split the composite use [r, i] (1 unit = 1 NOK million at benchmark prices) into imports and
-    shipments from every origin."""
+def armington_demands(b: Benchmark, p: Parameters, prices: ArmingtonPrices, composite_use,
+                      shelf_deliveries) -> TradeFlows:
+    """Split the composite use [r, i] (1 unit = 1 NOK million at benchmark prices) into foreign imports and
+    shipments from every origin; ``shelf_deliveries`` [r, i] (quantities) meet part of the outside demand
+    (a negative import is the shelf's surplus sold abroad at the import price)."""
     dom_values = (b.trade + b.margin).sum(axis=0)  # [r, i]
-    total = dom_values + b.imports
+    total = dom_values + outside_supply(b)
     scale = composite_use / total
     log_pm = jnp.broadcast_to(log_import_price(p), prices.composite.shape)
     idx = ces_demand_index(prices.composite, jnp.stack([prices.domestic_bundle, log_pm], -1), p.sigma_armington)
     bundle_index = scale * idx[..., 0]  # relative to the benchmark bundle
-    imports = b.imports * scale * idx[..., 1]
+    imports = outside_supply(b) * scale * idx[..., 1] - shelf_deliveries
     origin_idx = ces_demand_index(prices.domestic_bundle, jnp.moveaxis(prices.delivered, 0, -1), p.sigma_domestic)
     shipment_index = jnp.moveaxis(bundle_index[..., None] * origin_idx, -1, 0)  # [s, r, i]
     return TradeFlows(imports, b.trade * shipment_index, b.margin * shipment_index)

@@ -39,6 +39,11 @@ SCHEMA_COLUMNS = {
     "trade.csv": ["origin", "destination", "good", "value", "margin"],
     "distance.csv": ["origin", "destination", "km"],
     "national.csv": ["item", "value"],
+    "shelf_accounts.csv": ["sector", "capital", "production_tax", "intermediate_tax", "exports", "output"],
+    "shelf_labour.csv": ["sector", "education", "compensation", "persons"],
+    "shelf_intermediate.csv": ["good", "sector", "value"],
+    "shelf_regions.csv": ["region", "host_share"],
+    "shelf_deliveries.csv": ["region", "good", "value"],
 }
 PARAMETER_COLUMNS = {
     "production_elasticities.csv": ["sector", "sigma_top", "sigma_kle", "sigma_kl", "sigma_labour",
@@ -97,6 +102,16 @@ def data() -> dict:
                    "savings"):
         d[column] = dense(hh, [("region", rix), ("education", eix)], column)
     d["transport"] = np.array([code == "TRANS" for code in sectors], dtype=float)
+    shelf = read("shelf_accounts.csv")
+    shelf_labour = read("shelf_labour.csv")
+    d["shelf"] = {column: dense(shelf, [("sector", jix)], column)
+                  for column in ("capital", "production_tax", "intermediate_tax", "exports", "output")}
+    d["shelf"].update(
+        intermediate=dense(read("shelf_intermediate.csv"), [("good", jix), ("sector", jix)], "value"),
+        compensation=dense(shelf_labour, [("sector", jix), ("education", eix)], "compensation"),
+        persons=dense(shelf_labour, [("sector", jix), ("education", eix)], "persons"),
+        host=dense(read("shelf_regions.csv"), [("region", rix)], "host_share"),
+        deliveries=dense(read("shelf_deliveries.csv"), [("region", rix), ("good", jix)], "value"))
     return d
 
 
@@ -150,6 +165,20 @@ def test_identity_1_output_equals_costs(data):
     assert_identity(data["output"], sum(terms), sum(np.abs(t) for t in terms), "identity 1")
 
 
+def test_identity_1s_2s_continental_shelf(data):
+    sh = data["shelf"]
+    costs = [sh["intermediate"].sum(axis=0), sh["intermediate_tax"], sh["compensation"].sum(axis=1), sh["capital"],
+             sh["production_tax"]]
+    assert_identity(sh["output"], sum(costs), sum(np.abs(t) for t in costs), "identity 1s")
+    assert_identity(sh["output"], sh["deliveries"].sum(axis=0) + sh["exports"], sh["output"], "identity 2s")
+    assert_identity(sh["host"].sum(), 1.0, 1.0, "shelf host shares")
+    # SSB 11713 2018, national minus the counties: oil and gas 545,185 + pipelines 17,714 of gross product
+    value_added = sh["compensation"].sum() + sh["capital"].sum() + sh["production_tax"].sum()
+    assert_identity(value_added, 545185.0 + 17714.0, 562899.0, "shelf gross product")
+    active = {data["sectors"][j] for j in np.flatnonzero(sh["output"] > 0)}
+    assert active == {"PETRO", "TRANS"}
+
+
 def test_identity_2_output_equals_sales(data):
     terms = [data["value"].sum(axis=1), data["delivery_margin"], data["exports"]]
     assert_identity(data["output"], sum(terms), data["output"], "identity 2")
@@ -164,31 +193,39 @@ def test_identity_3_delivery_margin(data):
 
 def test_identity_4_armington_composite(data):
     # Buyers pay delivered value (trade.value + trade.margin): see docs/data.md, "Identity 4".
-    supply = data["value"].sum(axis=0) + data["margin"].sum(axis=0) + data["imports"]
-    terms = [data["intermediate"].sum(axis=2), data["consumption"].sum(axis=1), data["government"],
+    sh = data["shelf"]
+    supply = data["value"].sum(axis=0) + data["margin"].sum(axis=0) + data["imports"] + sh["deliveries"]
+    terms = [data["intermediate"].sum(axis=2), sh["host"][:, None] * sh["intermediate"].sum(axis=1)[None, :],
+             data["consumption"].sum(axis=1), data["government"],
              data["investment"], data["inventories"],
              data["transport"][None, :] * data["delivery_margin"].sum(axis=1)[:, None]]
     assert_identity(supply, sum(terms), sum(np.abs(t) for t in terms), "identity 4")
 
 
 def test_identity_5_households(data):
-    assert_identity(data["wage_income"], data["compensation"].sum(axis=1), data["wage_income"], "identity 5a")
+    sh = data["shelf"]
+    host = sh["host"][:, None]
+    assert_identity(data["wage_income"], data["compensation"].sum(axis=1) + host * sh["compensation"].sum(axis=0),
+                    data["wage_income"], "identity 5a")
     income = data["wage_income"] + data["capital_income"] + data["transfers"]
     spending = data["income_tax"] + data["consumption"].sum(axis=2) + data["savings"]
     assert_identity(income, spending, income, "identity 5b")
-    assert_identity(data["labour_force"], data["persons"].sum(axis=1), data["labour_force"], "labour_force")
+    assert_identity(data["labour_force"], data["persons"].sum(axis=1) + host * sh["persons"].sum(axis=0),
+                    data["labour_force"], "labour_force")
 
 
 def test_identity_6_capital_income(data):
     n = data["national"]
     rhs = data["capital_income"].sum() + n["government_capital_income"] + n["retained_earnings"]
-    assert_identity(data["capital"].sum(), rhs, data["capital"].sum(), "identity 6")
+    capital = data["capital"].sum() + data["shelf"]["capital"].sum()
+    assert_identity(capital, rhs, capital, "identity 6")
 
 
 def test_identity_7_government(data):
     n = data["national"]
+    sh = data["shelf"]
     revenue = [data["production_tax"].sum(), data["intermediate_tax"].sum(), data["income_tax"].sum(),
-               n["government_capital_income"]]
+               n["government_capital_income"], sh["production_tax"].sum(), sh["intermediate_tax"].sum()]
     spending = data["government"].sum() + data["transfers"].sum() + n["government_savings"]
     assert_identity(sum(revenue), spending, sum(abs(x) for x in revenue), "identity 7")
 
@@ -201,23 +238,28 @@ def test_identity_8_savings_investment(data):
 
 
 def test_identity_9_foreign_savings(data):
-    rhs = data["imports"].sum() - data["exports"].sum()
+    rhs = data["imports"].sum() - data["exports"].sum() - data["shelf"]["exports"].sum()
     assert_identity(data["national"]["foreign_savings"], rhs, data["imports"].sum(), "identity 9")
 
 
 def test_identity_10_national_totals(data):
-    value_added = data["compensation"].sum() + data["capital"].sum() + data["production_tax"].sum()
+    sh = data["shelf"]
+    value_added = data["compensation"].sum() + data["capital"].sum() + data["production_tax"].sum() \
+        + sh["compensation"].sum() + sh["capital"].sum() + sh["production_tax"].sum()
+    compensation = data["compensation"].sum() + sh["compensation"].sum()
     assert_identity(value_added, SIOT["value_added"], SIOT["value_added"], "identity 10 value added")
-    assert_identity(data["compensation"].sum(), SIOT["compensation"], SIOT["compensation"], "identity 10 compensation")
-    assert_identity(data["output"].sum(), SIOT["output"], SIOT["output"], "identity 10 output")
+    assert_identity(compensation, SIOT["compensation"], SIOT["compensation"], "identity 10 compensation")
+    assert_identity(data["output"].sum() + sh["output"].sum(), SIOT["output"], SIOT["output"], "identity 10 output")
 
 
 def test_other_national_totals(data):
     n = data["national"]
     assert n["retained_earnings"] == 619678.0
-    assert abs(data["capital"].sum() - 1547305.0) <= TOL * 1547305.0
+    sh = data["shelf"]
+    assert abs(data["capital"].sum() + sh["capital"].sum() - 1547305.0) <= TOL * 1547305.0
     assert abs(data["consumption"].sum() - 1306106.0) <= TOL * 1306106.0  # households + NPISH, SIOT 2018
-    assert abs(data["exports"].sum() - 1332771.004) <= TOL * 1332771.004
+    exports = data["exports"].sum() + sh["exports"].sum()
+    assert abs(exports - 1332771.004) <= TOL * 1332771.004
     assert abs(data["population"].sum() - 5295.619) <= TOL * 5295.619  # 07459, 1 Jan 2018, thousand
 
 
@@ -275,9 +317,10 @@ def test_parameters(data):
 
 
 def test_national_earnings_ratios_match_the_earnings_statistics():
-    """National earnings per employed person relative to low = calibration/mappings/education.csv (SSB)."""
+    """National earnings per employed person (counties and shelf) relative to low = calibration/mappings/education.csv
+    (SSB)."""
     labour = read("labour.csv")
-    by_group = labour.groupby("education")[["compensation", "persons"]].sum()
+    by_group = pd.concat([labour, read("shelf_labour.csv")]).groupby("education")[["compensation", "persons"]].sum()
     per_person = by_group["compensation"] / by_group["persons"]
     targets = pd.read_csv(Path(__file__).resolve().parents[2] / "calibration" / "mappings" / "education.csv")
     for code, ratio in zip(targets["code"], targets["relative_wage"]):

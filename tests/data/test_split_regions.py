@@ -27,7 +27,9 @@ def two_and_four():
 
 
 def _fields(b):
-    return {f: np.asarray(getattr(b, f)) for f in Benchmark.__dataclass_fields__ if f != "sets"}
+    out = {f: np.asarray(getattr(b, f)) for f in Benchmark.__dataclass_fields__ if f not in ("sets", "shelf")}
+    out.update({f"shelf.{f}": np.asarray(getattr(b.shelf, f)) for f in type(b.shelf).__dataclass_fields__})
+    return out
 
 
 def test_parts_aggregate_back_to_the_benchmark_exactly(two_and_four):

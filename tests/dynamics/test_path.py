@@ -135,8 +135,8 @@ def test_population_and_employment_identities(model, reference):
     assert _rel(population, np.asarray(d.population) + earlier) < 1e-12
     labour_force = np.asarray(out["labour_force"])
     assert _rel(labour_force, population * np.asarray(d.participation)) < 1e-12
-    # full employment: employed persons over sectors = labour force, every region, group and year
-    assert _rel(np.asarray(out["employment"]).sum(axis=2), labour_force) < TOL
+    # full employment: employed persons over sectors + the shelf's workers = labour force, every region, group, year
+    assert _rel(np.asarray(out["employment"]).sum(axis=2) + np.asarray(out["shelf_workers"]), labour_force) < TOL
     # national population follows the drivers (migration only redistributes)
     assert _rel(population.sum(axis=1), np.asarray(d.population).sum(axis=1)) < 1e-12
 

@@ -73,7 +73,7 @@ def _outcomes(theta):
         s.value_added[OSVI].sum(),
         s.value_added[REST].sum(),
         s.imports.sum(),
-        s.labour_demand[REST].sum(),  # = labour supply: fixed (full employment)
+        s.labour_demand[REST].sum() + s.shelf.labour[REST].sum(),  # = labour supply: fixed (full employment)
     ])
     return out, (out, status.converged)
 
