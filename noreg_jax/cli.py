@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 
 def _economy(args, regions=None):
@@ -296,8 +297,81 @@ def cmd_compare_every_region(args) -> int:
     return 0
 
 
+LISTS = ("regions", "sectors", "education", "drivers", "outcomes", "parameters", "divisions")
+
+
+def cmd_list(args) -> int:
+    """Print one of LISTS as an aligned table (codes, names, dimensions, units)."""
+    rows: list[tuple]
+    if args.what in ("regions", "sectors", "education", "parameters"):
+        economy = _economy(args)
+        s = economy.benchmark.sets
+    if args.what == "regions":
+        header = ("code", "name", "counties")
+        rows = [(c, n, "+".join(s.counties_of(k))) for k, (c, n) in enumerate(zip(s.regions, s.region_names))]
+    elif args.what == "sectors":
+        header = ("code", "name", "kind")
+        rows = [(c, n, ", ".join(k for k, flag in (("energy", e), ("public", p), ("goods", g)) if flag) or "services")
+                for c, n, e, p, g in zip(s.sectors, s.sector_names, s.energy, s.public, s.goods)]
+    elif args.what == "education":
+        import pandas as pd
+
+        from noreg_jax.data import DEFAULT_DATA_DIR
+
+        names = pd.read_csv(Path(args.data or DEFAULT_DATA_DIR) / "education.csv", dtype=str)
+        header = ("code", "name")
+        rows = [(e, dict(zip(names["code"], names["name"])).get(e, "")) for e in s.education]
+    elif args.what == "drivers":
+        from noreg_jax.scenarios import DRIVERS
+
+        header = ("driver", "dimensions")
+        rows = [(d, " x ".join(dims)) for d, dims in DRIVERS.items()]
+    elif args.what == "outcomes":
+        from noreg_jax.results import _VARIABLES
+        from sensitivity.outcomes import VARIABLES
+
+        header = ("outcome", "dimensions", "combined by", "units")
+        rows = [(name, " x ".join(dims), how, _VARIABLES.get(key, (None, "thousand persons"))[1])
+                for name, (key, dims, how) in VARIABLES.items()]
+    elif args.what == "parameters":
+        from noreg_jax.parameters import Parameters
+
+        header = ("parameter", "shape")
+        p = economy.params
+        rows = [(f, "x".join(str(n) for n in getattr(p, f).shape) or "scalar") for f in Parameters.__dataclass_fields__]
+    else:  # divisions
+        from noreg_jax.data import MAPPINGS_DIR, read_region_mapping, load_sets
+
+        sets = load_sets()
+        header = ("division", "regions", "file")
+        rows = []
+        for f in sorted(MAPPINGS_DIR.glob("*.csv")):
+            groups = {g for parts in read_region_mapping(f, sets).values() for g in parts}
+            rows.append((f.stem, str(len(groups)), f.name))
+    widths = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from noreg_jax.manifest import ManifestError, verify
+
+    try:
+        m = verify(args.folder)
+    except ManifestError as exc:
+        print(f"noreg: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.folder}: {len(m['outputs'])} file(s) as written by `{' '.join(m['command'])}` "
+          f"(revision {m.get('git_revision')}, {m['wall_time_s']:.1f} s); {len(m['paths'])} path(s), all converged")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from noreg_jax import __version__
+
     parser = argparse.ArgumentParser(prog="noreg", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"noreg-jax {__version__}")
     parser.add_argument("--data", default=None, help="benchmark data directory (default: the shipped 2018 SAM)")
     parser.add_argument("--parameters", default=None, help="parameter directory (default: shipped)")
     parser.add_argument("--regions", default=None,
@@ -364,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     from noreg_jax import policy
 
     policy.register_cli(sub)
+    lst = sub.add_parser("list", help="codes and names of regions, sectors, education groups; scenario drivers; "
+                                      "outcomes with units; parameters; shipped divisions")
+    lst.add_argument("what", choices=LISTS)
+    lst.set_defaults(func=cmd_list)
+    about = "check a results folder against its run manifest (run.json): every file as written, the run complete"
+    ver = sub.add_parser("verify", help=about, description=about)
+    ver.add_argument("folder", help="an output folder of a noreg command")
+    ver.set_defaults(func=cmd_verify)
     return parser
 
 
@@ -382,15 +464,32 @@ def main(argv=None) -> int:
     from sensitivity.decomposition import DecompositionError
     from sensitivity.outcomes import OutcomeError
 
+    from noreg_jax import manifest
+
+    out = getattr(args, "out", None)
+    if out is not None:  # every command that writes a folder gets a run manifest, written last
+        manifest.begin(["noreg", *(sys.argv[1:] if argv is None else argv)], manifest.input_paths(args))
+    outcome, rc, message = "interrupted", 130, "interrupted (KeyboardInterrupt)"
     try:
-        return args.func(args)
+        rc = args.func(args)
+        # 1: a finding (compare article: a sign differs); 3, 4: some paths or the optimiser did not converge
+        outcome, message = ("completed", "") if rc in (0, 1) else ("completed with failures", f"exit status {rc}")
+        return rc
     except (DataError, ScenarioError, EstimationError, OutcomeError, DecompositionError,
             PolicyError, UsageError) as exc:
         print(f"noreg: input error: {exc}", file=sys.stderr)
+        outcome, rc, message = "failed", 2, f"input error: {exc}"
         return 2
     except (NotConverged, PathNotConverged) as exc:
         print(f"noreg: {exc}", file=sys.stderr)
+        outcome, rc, message = "failed", 3, str(exc)
         return 3
+    except Exception as exc:
+        outcome, rc, message = "failed", 1, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if out is not None:
+            manifest.finish(out, outcome, rc, message)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from noreg_jax.equilibrium import benchmark_point, evaluate, residual
+from noreg_jax.equilibrium import benchmark_point, equation_label, evaluate, largest_residual_index, residual
 from noreg_jax.outcomes import real_wage, wage_per_person, year_outcomes
 from noreg_jax.parameters import Economy
 from noreg_jax.solver import SolverOptions, jacobian_factors, solve
@@ -148,6 +148,7 @@ class PathResult(NamedTuple):
     iterations: jnp.ndarray  # (T,)
     jacobians: jnp.ndarray  # (T,)
     max_residual: jnp.ndarray  # (T,)
+    worst_equation: jnp.ndarray  # (T,) flat index of the largest |residual| (equilibrium.equation_label names it)
 
 
 def yearly_drivers(dr: Drivers) -> dict:
@@ -182,28 +183,48 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
         flows = migration_flows(model, economy_t, state_t)
         capital = next_capital(model, economy_t, state_t, carry.capital)
         out = (year_outcomes(state_t, economy_t), flows, status.converged, status.iterations, status.jacobians,
-               status.max_residual)
+               status.max_residual, largest_residual_index(state_t))
         if progress is not None:
             jax.debug.callback(progress, t_drivers["year"], ordered=True)
         return PathState(x, factors, capital, carry.migration + flows, status.converged), out
 
     # conv is already cumulative: a year after a failed one is not attempted, so it is not converged
-    _, (outcomes, flows, conv, its, jacs, maxres) = lax.scan(step, init, per_year)
-    return PathResult(outcomes, flows, conv, its, jacs, maxres)
+    _, (outcomes, flows, conv, its, jacs, maxres, worst) = lax.scan(step, init, per_year)
+    return PathResult(outcomes, flows, conv, its, jacs, maxres, worst)
 
 
 class PathNotConverged(RuntimeError):
     """Some year of a path did not converge."""
 
 
-def require_path_converged(result: PathResult, years) -> PathResult:
-    """Raise :class:`PathNotConverged` naming the failed years unless every year converged."""
+def failure_description(result: PathResult, years, benchmark) -> str | None:
+    """None if every year converged, else the failed years and the first failed year's largest residual by
+    equation, e.g. 'year(s) [2030, …, 2050]; in 2030 the largest residual is zero_profit[TRO, AGRI] = nan'."""
+    import numpy as np
+
+    conv = np.asarray(result.converged)
+    if conv.all():
+        return None
+    bad = [int(y) for y, c in zip(years, conv) if not c]
+    first = int(np.argmax(~conv))
+    text = f"year(s) {bad}; in {bad[0]} the max |residual| is {float(np.asarray(result.max_residual)[first]):.3g}"
+    if result.worst_equation is not None:
+        text += f", in {equation_label(benchmark, int(np.asarray(result.worst_equation)[first]))}"
+    return text + " (later years are not attempted)"
+
+
+def require_path_converged(result: PathResult, years, benchmark=None) -> PathResult:
+    """Raise :class:`PathNotConverged` naming the failed years (and, given the benchmark, the equation with the
+    largest residual) unless every year converged."""
     import numpy as np
 
     conv = np.asarray(result.converged)
     if not conv.all():
-        bad = [int(y) for y, c in zip(years, conv) if not c]
-        res = np.asarray(result.max_residual)[~conv]
-        raise PathNotConverged(f"the path did not converge in year(s) {bad} (max |residual| {res.max():.3g}); "
-                               "the results from those years on are not an equilibrium")
+        if benchmark is not None:
+            what = failure_description(result, years, benchmark)
+        else:
+            bad = [int(y) for y, c in zip(years, conv) if not c]
+            what = f"year(s) {bad} (max |residual| {np.asarray(result.max_residual)[~conv].max():.3g})"
+        raise PathNotConverged(f"the path did not converge in {what}; the results from those years on are not an "
+                               "equilibrium")
     return result

@@ -179,13 +179,36 @@ def solve_equilibrium(economy: Economy, x0=None, options: SolverOptions = Solver
     return solve(residual, x0, economy, options)
 
 
+def _equation_labels(s):
+    return {"zero_profit": (s.regions, s.sectors), "domestic_market": (s.regions, s.sectors),
+            "capital_market": (s.regions, s.sectors), "labour_market": (s.regions, s.education),
+            "government_budget": ()}
+
+
+def largest_residual_index(state: State):
+    """Flat index (in the order of :func:`residual`) of the largest |residual|, a NaN counting as largest."""
+    f = jnp.concatenate([jnp.ravel(state.residuals[n]) for n in EQUATIONS])
+    return jnp.argmax(jnp.where(jnp.isfinite(f), jnp.abs(f), jnp.inf))
+
+
+def equation_label(b: Benchmark, index: int) -> str:
+    """The equation at a flat index of F, e.g. 'labour_market[TRO, voc]'."""
+    labels, k = _equation_labels(b.sets), int(index)
+    for name, shape in zip(EQUATIONS, block_shapes(b)):
+        n = int(np.prod(shape))
+        if k < n:
+            idx = np.unravel_index(k, shape) if shape else ()
+            lab = ", ".join(dim[i] for dim, i in zip(labels[name], idx))
+            return f"{name}[{lab}]" if lab else name
+        k -= n
+    raise IndexError(f"equation index {index} is beyond the {n_unknowns(b)} equations")
+
+
 def largest_residuals(x, economy: Economy, k: int = 5) -> list[tuple[str, float]]:
     """The k largest |residuals| with their equation name and labels, e.g. ('labour_market[TRO, voc]', 0.3)."""
     s = economy.benchmark.sets
     res = jax.device_get(evaluate(x, economy).residuals)
-    labels = {"zero_profit": (s.regions, s.sectors), "domestic_market": (s.regions, s.sectors),
-              "capital_market": (s.regions, s.sectors), "labour_market": (s.regions, s.education),
-              "government_budget": ()}
+    labels = _equation_labels(s)
     rows = []
     for name in EQUATIONS:
         arr = np.atleast_1d(np.asarray(res[name], dtype=float))

@@ -114,6 +114,9 @@ def save(ds: xr.Dataset, out: Path | str) -> Path:
     path = out / f"{name}.nc"
     with atomic_output(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
+    from noreg_jax.manifest import note_dataset
+
+    note_dataset(ds)
     summaries = {
         "population_by_region": ds.population.sum("education"),
         "employment_by_region": ds.employment.sum(("sector", "education")),

@@ -13,6 +13,7 @@ import numpy as np
 
 from noreg_jax import __version__
 from noreg_jax.dynamics import PathModel, PathNotConverged, require_path_converged, simulate
+from noreg_jax.equilibrium import equation_label
 from noreg_jax.output_files import atomic_output
 from noreg_jax.results import load, save, to_dataset
 from noreg_jax.scenarios import Scenario, apply_scenario, scale_shocks, stack, unstack
@@ -60,7 +61,7 @@ def fingerprint(model: PathModel) -> str:
 def run_reference(model: PathModel, progress=None):
     """Solve and label the reference path; raises if a year does not converge."""
     fn = _simulate if progress is None else jax.jit(lambda m: simulate(m, progress=progress))
-    result = require_path_converged(fn(model), model.drivers.years)
+    result = require_path_converged(fn(model), model.drivers.years, model.economy.benchmark)
     return to_dataset(model, result, "reference")
 
 
@@ -122,14 +123,17 @@ def solve_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
             out.append(to_dataset(m, r, label))
             continue
         years = [int(y) for y, c in zip(m.drivers.years, conv) if not c]
+        first = int(np.argmax(~conv))
         failures.append({"scenario": label, "first_failed_year": years[0], "failed_years": len(years),
-                         "max_residual": float(np.asarray(r.max_residual)[~conv].max())})
+                         "max_residual": float(np.asarray(r.max_residual)[first]),
+                         "equation": equation_label(m.economy.benchmark, int(np.asarray(r.worst_equation)[first]))})
     return out, failures
 
 
 def describe_failures(failures: list[dict]) -> str:
     return "; ".join(f"scenario {f['scenario']}: did not converge from {f['first_failed_year']} on "
-                     f"({f['failed_years']} year(s), max |residual| {f['max_residual']:.3g})" for f in failures)
+                     f"({f['failed_years']} year(s); in {f['first_failed_year']} max |residual| "
+                     f"{f['max_residual']:.3g} in {f['equation']})" for f in failures)
 
 
 def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):

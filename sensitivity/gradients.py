@@ -173,7 +173,7 @@ def result_of(observed, index: int | None = None) -> PathResult:
     if index is not None:
         outcomes = {k: v[index] for k, v in outcomes.items()}
         migration = migration[index]
-    return PathResult(outcomes, migration, None, None, None, None)
+    return PathResult(outcomes, migration, None, None, None, None, None)
 
 
 def outcome_value(outcome: Outcome, observed, model: PathModel, scenario_index: int | None = None):

@@ -231,4 +231,4 @@ def test_cli_exit_status_and_csv(paths, voc_migration, without, status, tmp_path
     written = pd.read_csv(out / "article_comparison.csv")
     assert list(written["id"]) == list(load_published()["id"])
     assert {"model_value", "sign_ok", "magnitude_ok", "note"} <= set(written.columns)
-    assert [p.name for p in out.iterdir()] == ["article_comparison.csv"]  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == ["article_comparison.csv", "run.json"]  # no temporary file left

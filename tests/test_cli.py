@@ -81,6 +81,30 @@ def test_info_on_an_aggregation_keeps_the_totals(capsys):
     assert totals["compensation of employees"] == 1_638_831.0
 
 
+@pytest.mark.parametrize("what, expected", [
+    ("regions", r"^TRO\s+Trøndelag\s+TRO$"), ("sectors", r"^PETRO\s+Petroleum extraction.*goods$"),
+    ("education", r"^voc\s+Vocational upper secondary"), ("drivers", r"^workers\s+region x education$"),
+    ("outcomes", r"^real_wage\s+region x education\s+population_mean\s+NOK 1000 per person"),
+    ("parameters", r"^shelf_activity\s+scalar$"), ("divisions", r"^landsdeler\s+5\s+landsdeler.csv$")])
+def test_list(what, expected, capsys):
+    assert main(["list", what]) == 0
+    assert re.search(expected, capsys.readouterr().out, re.M)
+
+
+def test_list_follows_the_division(capsys):
+    assert main(["--regions", "two_regions.csv", "list", "regions"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^OSVI\s+Oslo \+ Viken\s+OSL\+VIK$", out, re.M), out
+
+
+def test_version(capsys):
+    from noreg_jax import __version__
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"noreg-jax {__version__}"
+
+
 def test_a_command_is_required(capsys):
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([])

@@ -41,8 +41,18 @@ def _noreg(args, cache: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_cli_writes_compiled_programs_to_the_cache_unless_told_not_to(tmp_path):
+def test_the_cli_writes_compiled_programs_to_the_cache(tmp_path):
     _noreg(["check"], tmp_path / "on")
     assert any((tmp_path / "on").iterdir())
-    _noreg(["--no-compile-cache", "check"], tmp_path / "off")
-    assert not (tmp_path / "off").exists()
+
+
+def test_the_cli_leaves_the_cache_off_when_told(monkeypatch, capsys):
+    """``--no-compile-cache`` skips :func:`enable` (which the test above shows writing the cache); checked in
+    process instead of by a second compiling subprocess."""
+    import noreg_jax.compile_cache as compile_cache
+    from noreg_jax.cli import main
+
+    calls = []
+    monkeypatch.setattr(compile_cache, "enable", lambda *a, **k: calls.append(a))
+    assert main(["--no-compile-cache", "info"]) == 0 and calls == []
+    assert main(["info"]) == 0 and len(calls) == 1

@@ -7,6 +7,7 @@ compiles once. The command runs on ``two_regions.csv`` (its own compilation).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -124,6 +125,60 @@ def test_run_reference_command(tmp_path, capsys):
     assert ds.converged.values.all()
     printed = capsys.readouterr().out
     assert "results:" in printed and "OSVI" in printed and "REST" in printed
+    # the run manifest, written last: inputs, path status, outputs with their hashes
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert manifest["outcome"] == "completed" and manifest["exit_status"] == 0
+    assert manifest["command"][1:4] == ["--regions", "two_regions.csv", "run"]
+    inputs = {Path(p).name for p in manifest["inputs"]}
+    assert {"sector_accounts.csv", "shelf_accounts.csv", "production_elasticities.csv", "petroleum.csv",
+            "two_regions.csv"} <= inputs
+    (path,) = manifest["paths"]
+    assert path["name"] == "reference" and all(path["converged"]) and len(path["years"]) == 33
+    assert set(manifest["outputs"]) >= {"reference.nc", *FIGURES}
+    assert main(["verify", str(out)]) == 0
+    # a changed file, a missing file: verify names them
+    (out / "reference_migration.csv").write_text("edited\n")
+    (out / FIGURES[0]).unlink()
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "reference_migration.csv: changed since the run wrote it" in err and f"{FIGURES[0]}: listed in the manifest but missing" in err
+
+
+def test_a_failed_or_absent_run_does_not_verify(tmp_path, capsys):
+    from noreg_jax import manifest
+    from noreg_jax.cli import main
+
+    assert main(["verify", str(tmp_path)]) == 1
+    assert "no run manifest" in capsys.readouterr().err
+    manifest.begin(["noreg", "test"], [])
+    (tmp_path / "half.csv").write_text("a\n")
+    manifest.finish(tmp_path, "failed", 3, "the path did not converge in year(s) [2031]")
+    with pytest.raises(manifest.ManifestError, match=r"did not complete: failed \(exit status 3\) the path did not "
+                                                      r"converge in year\(s\) \[2031\]"):
+        manifest.verify(tmp_path)
+    (tmp_path / "run.json").write_text("{truncated")
+    with pytest.raises(manifest.ManifestError, match="cannot be read"):
+        manifest.verify(tmp_path)
+
+
+def test_an_interrupted_run_is_recorded_as_interrupted(tmp_path, monkeypatch):
+    import noreg_jax.cli as cli
+    from noreg_jax import manifest
+
+    def interrupted(args):
+        (Path(args.out) / "partial.csv").write_text("a\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_run_reference", interrupted)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["run", "reference", "--out", str(out)])
+    recorded = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert recorded["outcome"] == "interrupted" and "partial.csv" in recorded["outputs"]
+    with pytest.raises(manifest.ManifestError, match="did not complete: interrupted"):
+        manifest.verify(out)
 
 
 def test_a_county_inside_an_aggregated_region_is_found_and_a_stranger_is_named():

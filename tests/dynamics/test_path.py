@@ -9,6 +9,8 @@ differences; the gradient is one more compilation.
 
 from __future__ import annotations
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -242,6 +244,11 @@ def test_a_failed_year_is_named(model):
     with pytest.raises(PathNotConverged, match=r"2030") as info:
         require_path_converged(result, years)
     assert "2029" not in str(info.value)
+    # given the benchmark, the message names the equation with the largest residual in the first failed year
+    with pytest.raises(PathNotConverged) as info:
+        require_path_converged(result, years, model.economy.benchmark)
+    assert re.search(r"in 2030 the max \|residual\| is \S+, in (zero_profit|domestic_market|capital_market)"
+                     r"\[\w+, \w+\]", str(info.value)), str(info.value)
     # the years after the failed one are not solved (a failed draw in a sweep costs only its years so far)
     iterations = np.asarray(result.iterations)
     assert iterations[k] > 0 and (iterations[k + 1:] == 0).all()

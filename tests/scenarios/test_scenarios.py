@@ -13,6 +13,8 @@ takes tens of seconds where an unbatched path takes about one.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import equinox as eqx
@@ -375,7 +377,15 @@ def test_a_scenario_that_does_not_converge_is_named_and_the_others_are_kept(tmp_
     assert "scenario diverging: did not converge from 2030 on" in err, err
     failures = pd.read_csv(tmp_path / "out" / "failures.csv")
     assert list(failures["scenario"]) == ["diverging"] and int(failures["first_failed_year"][0]) == 2030
+    # the failure names the equation with the largest residual in its first failed year, in the message and file
+    assert re.fullmatch(r"(zero_profit|domestic_market|capital_market|labour_market)\[\w+, \w+\]|government_budget",
+                        failures["equation"][0]), failures["equation"][0]
+    assert f"in 2030 max |residual|" in err and failures["equation"][0] in err, err
     assert (tmp_path / "out" / "good.nc").exists() and not (tmp_path / "out" / "diverging.nc").exists()
+    # the run manifest records the failure and the converged path; the folder does not verify as complete
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["outcome"] == "completed with failures" and manifest["exit_status"] == 3
+    assert {p["name"] for p in manifest["paths"]} == {"reference", "good"} and "failures.csv" in manifest["outputs"]
 
 
 def test_the_command_reports_a_malformed_scenario(tmp_path, capsys):
