@@ -86,11 +86,18 @@ def test_a_mutated_sobol_config_loads_or_is_a_config_error(data, tmp_path_factor
     from sensitivity.sobol import ConfigError, load_config
 
     path = tmp_path_factory.mktemp("fuzz") / SOBOL.name
-    path.write_text(_mutate(SOBOL.read_text(encoding="utf-8"), data), encoding="utf-8")
+    # paths in the config are relative to it: make them absolute so that the copy elsewhere is valid unmutated
+    text = SOBOL.read_text(encoding="utf-8").replace('"../../', f'"{ROOT.as_posix()}/')
+    assert load_config(_written(path, text)).name == "ci_small"
     try:
-        load_config(path)
+        load_config(_written(path, _mutate(text, data)))
     except ConfigError as exc:
         assert str(path) in str(exc)
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @SETTINGS
