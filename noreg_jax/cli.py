@@ -327,11 +327,11 @@ def cmd_list(args) -> int:
         header = ("driver", "dimensions")
         rows = [(d, " x ".join(dims)) for d, dims in DRIVERS.items()]
     elif args.what == "outcomes":
-        from noreg_jax.results import _VARIABLES
+        from noreg_jax.results import units
         from sensitivity.outcomes import VARIABLES
 
         header = ("outcome", "dimensions", "combined by", "units")
-        rows = [(name, " x ".join(dims), how, _VARIABLES.get(key, (None, "thousand persons"))[1])
+        rows = [(name, " x ".join(dims), how, units(key))
                 for name, (key, dims, how) in VARIABLES.items()]
     elif args.what == "parameters":
         from noreg_jax.parameters import Parameters

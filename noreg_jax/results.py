@@ -43,6 +43,14 @@ _VARIABLES = {
 }
 
 
+MIGRATION_UNITS = "thousand persons"
+
+
+def units(var: str) -> str:
+    """The units of a path variable of the result dataset (those of ``_VARIABLES`` and ``migration``)."""
+    return MIGRATION_UNITS if var == "migration" else _VARIABLES[var][1]
+
+
 def to_dataset(model: PathModel, result: PathResult, name: str = "reference") -> xr.Dataset:
     """Label a :class:`PathResult` (unbatched) as an xarray Dataset."""
     s = model.economy.benchmark.sets
@@ -52,7 +60,7 @@ def to_dataset(model: PathModel, result: PathResult, name: str = "reference") ->
     for var, (dims, units, desc) in _VARIABLES.items():
         data[var] = xr.Variable(dims, np.asarray(result.outcomes[var]), {"units": units, "description": desc})
     data["migration"] = xr.Variable(("year", "region", "education"), np.asarray(result.migration),
-                                    {"units": "thousand persons",
+                                    {"units": MIGRATION_UNITS,
                                      "description": "net endogenous in-migration decided in the year "
                                                     "(enters the next year's population); sums to zero over regions"})
     data["converged"] = xr.Variable(("year",), np.asarray(result.converged))
