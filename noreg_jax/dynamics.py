@@ -199,7 +199,8 @@ class PathNotConverged(RuntimeError):
 
 def failure_description(result: PathResult, years, benchmark) -> str | None:
     """None if every year converged, else the failed years and the first failed year's largest residual by
-    equation, e.g. 'year(s) [2030, …, 2050]; in 2030 the largest residual is zero_profit[TRO, AGRI] = nan'."""
+    equation, e.g. 'year(s) [2030, …, 2050]; in 2030 the max |residual| is nan, in zero_profit[TRO, AGRI] (later
+    years are not attempted)'."""
     import numpy as np
 
     conv = np.asarray(result.converged)
