@@ -28,7 +28,7 @@ from jax import lax
 from noreg_jax.equilibrium import benchmark_point, equation_label, evaluate, largest_residual_index, residual
 from noreg_jax.outcomes import real_wage, wage_per_person, year_outcomes
 from noreg_jax.parameters import Economy
-from noreg_jax.solver import SolverOptions, jacobian_factors, solve
+from noreg_jax.solver import SolverOptions, initial_factors, solve
 
 FIRST_YEAR, LAST_YEAR = 2018, 2050
 
@@ -171,7 +171,7 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     """
     e = model.economy
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
-    factors0 = jacobian_factors(residual, x0, e, options.broyden_memory)
+    factors0 = initial_factors(x0.shape[0], options.broyden_memory, x0.dtype)
     init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
     per_year = yearly_drivers(model.drivers)
 

@@ -22,7 +22,12 @@ The iteration (all inside one ``lax.while_loop``):
 2. the full step is taken if it decreases the merit ½‖F‖² enough; otherwise a vectorised backtracking
    line search evaluates the merit at all shorter step lengths at once and takes the longest that does;
 3. if no step length decreases the merit even with a fresh Jacobian, Levenberg–Marquardt steps
-   -(JᵀJ + λ·diag)⁻¹JᵀF for a ladder of λ are tried, again all at once, and the best is taken.
+   -(JᵀJ + λ·diag)⁻¹JᵀF for a ladder of λ are tried, again all at once, and the best is taken (J is
+   rebuilt from the fresh LU factors, J = P L U, rather than evaluated again).
+
+The loop body evaluates the residual at three sites only (the full step; the trial points of step 2 and
+3, one site for both; the Jacobian): compile time grows with the number of copies of the residual in the
+program, and the residual is most of it.
 
 Convergence: max|F| ≤ ``tol`` and every entry finite (a NaN never counts as converged; a row-wise
 max can ignore NaN on XLA:CPU, so finiteness is tested separately).
@@ -120,16 +125,53 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
     def factorise(x):
         return jsl.lu_factor(jax.jacfwd(fun)(x))
 
-    def levenberg_marquardt(x, f):
-        jac = jax.jacfwd(fun)(x)
+    n_trials = max(len(options.step_lengths), len(options.lm_damping))
+    trial_alphas = jnp.zeros(n_trials, x0.dtype).at[:alphas.shape[0]].set(alphas)
+    alpha_valid = jnp.arange(n_trials) < alphas.shape[0]
+    trial_lambdas = jnp.full(n_trials, lambdas[-1]).at[:lambdas.shape[0]].set(lambdas)
+    lambda_valid = jnp.arange(n_trials) < lambdas.shape[0]
+
+    def levenberg_marquardt_points(x, f, lu, piv):
+        """x + (JᵀJ + λ·diag)⁻¹(−JᵀF) for the ladder of λ, with J = P L U rebuilt from the LU factors of the
+        Jacobian just taken at x (Levenberg–Marquardt is only tried right after a refresh), so the loop holds
+        one Jacobian evaluation, not two."""
+        n = x.shape[0]
+        lower_upper = (jnp.tril(lu, -1) + jnp.eye(n, dtype=lu.dtype)) @ jnp.triu(lu)
+        jac = jnp.zeros_like(lu).at[lax.linalg.lu_pivots_to_permutation(piv, n)].set(lower_upper)
         jtj, jtf = jac.T @ jac, jac.T @ f
         diag = jnp.maximum(jnp.diag(jtj), 1e-12)
-        steps = jax.vmap(lambda lam: clip(jnp.linalg.solve(jtj + lam * jnp.diag(diag), -jtf)))(lambdas)
-        trial_x = x[None, :] + steps
-        trial_f = jax.vmap(fun)(trial_x)
-        trial_m = jax.vmap(_merit)(trial_f)
-        j = jnp.argmin(trial_m)
-        return trial_x[j], trial_f[j], trial_m[j] < _merit(f)
+        steps = jax.vmap(lambda lam: clip(jnp.linalg.solve(jtj + lam * jnp.diag(diag), -jtf)))(trial_lambdas)
+        return x[None, :] + steps
+
+    def rescue(x, f, d, merit, lu, piv, fresh):
+        """After a rejected full step: shorter steps along d (all step lengths at once, the longest that
+        decreases the merit enough is taken); if none does and the Jacobian is fresh, Levenberg–Marquardt
+        steps (all λ at once, the best is taken if it decreases the merit). Both phases evaluate their trial
+        points at one site (a loop over the phases), which keeps the compiled program small.
+        Returns (line search accepted, Levenberg–Marquardt accepted, x, F)."""
+
+        def cond(c):
+            return ~c[0]
+
+        def body(c):
+            _, phase, _, _, best_x, best_f = c
+            line_search = phase == 0
+            points = _when(~line_search, lambda: levenberg_marquardt_points(x, f, lu, piv),
+                           x[None, :] + trial_alphas[:, None] * d[None, :])
+            trial_f = jax.vmap(fun)(points)
+            trial_m = jax.vmap(_merit)(trial_f)
+            armijo_ok = alpha_valid & jnp.isfinite(trial_m) \
+                & (trial_m <= merit * (1.0 - 2.0 * options.armijo * trial_alphas))
+            lm_m = jnp.where(lambda_valid, trial_m, jnp.inf)
+            j = jnp.where(line_search, jnp.argmax(armijo_ok), jnp.argmin(lm_m))
+            found = jnp.where(line_search, jnp.any(armijo_ok), lm_m[j] < merit)
+            done = found | ~line_search | ~fresh
+            return (done, phase + 1, line_search & found, ~line_search & found,
+                    jnp.where(found, points[j], best_x), jnp.where(found, trial_f[j], best_f))
+
+        init = (jnp.asarray(False), jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), x, f)
+        _, _, ok, lm_ok, x_new, f_new = lax.while_loop(cond, body, init)
+        return ok, lm_ok, x_new, f_new
 
     def cond(state):
         f, it = state[1], state[8]
@@ -151,22 +193,9 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
         full_m = _merit(full_f)
         full_ok = jnp.isfinite(full_m) & (full_m <= merit * (1.0 - 2.0 * options.armijo))
 
-        def backtrack(_):
-            trial_x = x[None, :] + alphas[:, None] * d[None, :]
-            trial_f = jax.vmap(fun)(trial_x)
-            trial_m = jax.vmap(_merit)(trial_f)
-            accept = jnp.isfinite(trial_m) & (trial_m <= merit * (1.0 - 2.0 * options.armijo * alphas))
-            j = jnp.argmax(accept)
-            return jnp.any(accept), trial_x[j], trial_f[j]
-
-        # the full step first; the shorter ones (all at once) only when it is rejected
-        ok, step_x, step_f = _when(~full_ok, lambda: backtrack(None), (full_ok, full_x, full_f))
-        # Levenberg–Marquardt only when even a fresh Jacobian gives no acceptable step
-        try_lm = ~ok & fresh
-        x_lm, f_lm, lm_ok = _when(try_lm, lambda: levenberg_marquardt(x, f), (x, f, jnp.asarray(False)))
-        lm_ok = try_lm & lm_ok
-        x_new = jnp.where(ok, step_x, jnp.where(lm_ok, x_lm, x))
-        f_new = jnp.where(ok, step_f, jnp.where(lm_ok, f_lm, f))
+        # the full step first; shorter steps, then Levenberg–Marquardt, only when it is rejected
+        ok, lm_ok, x_new, f_new = _when(~full_ok, lambda: rescue(x, f, d, merit, lu, piv, fresh),
+                                        (full_ok, jnp.asarray(False), full_x, full_f))
         # good Broyden update of the inverse Jacobian: H ← H + (s − H y) sᵀH / (sᵀ H y)
         s_step, y_step = x_new - x, f_new - f
         hy = apply_h(y_step)
@@ -184,8 +213,8 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
         return (x_new, f_new, lu, piv, u, v, k, need_new, it_new, njac + fresh.astype(njac.dtype),
                 lm + lm_ok.astype(lm.dtype))
 
-    need0 = jnp.asarray(False)
     lu0, piv0, u0, v0, k0 = factors
+    need0 = jnp.asarray(k0) < 0  # empty factors (initial_factors): the first iteration takes a Jacobian
     f0 = fun(x0)
     init = (x0, f0, lu0, piv0, u0, v0, jnp.asarray(k0), need0, jnp.asarray(0), jnp.asarray(0), jnp.asarray(0))
     x, f, lu, piv, u, v, k, _, it, njac, lm = lax.while_loop(cond, body, init)
@@ -196,9 +225,9 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
 
 
 def initial_factors(n: int, memory: int = SolverOptions().broyden_memory, dtype=jnp.float64):
-    """Empty quasi-Newton state (LU factors, Broyden memory): the first iteration computes a Jacobian."""
+    """Empty quasi-Newton state (LU factors, Broyden memory; count −1): the first iteration computes a Jacobian."""
     zeros = jnp.zeros((memory, n), dtype)
-    return jnp.zeros((n, n), dtype), jnp.zeros(n, jnp.int32), zeros, zeros, jnp.asarray(0)
+    return jnp.zeros((n, n), dtype), jnp.zeros(n, jnp.int32), zeros, zeros, jnp.asarray(-1)
 
 
 def jacobian_factors(residual: Callable, x, args, memory: int = SolverOptions().broyden_memory):

@@ -99,3 +99,15 @@ def test_an_unattempted_solve_is_not_converged():
     theta = jnp.array([0.5, 1.0, 2.0])
     x, status = solve(_toy, jnp.asarray(_toy_root(np.asarray(theta))), theta, TIGHT, attempt=False)
     assert not bool(status.converged) and int(status.iterations) == 0
+
+
+def test_levenberg_marquardt_rescues_a_newton_step_that_overshoots():
+    """F(x) = ∛(x − a): the Newton step goes to a − 2(x − a) and the only shorter step allowed (0.9) to
+    a − 1.7(x − a), both worse; Levenberg–Marquardt (λ = 1 halves the step) must take over and converge."""
+    options = SolverOptions(step_lengths=(0.9,), tol=1e-3, max_step=10.0)
+    a = jnp.array([0.0, 0.1])
+    x, status = jax.jit(lambda a: solve(lambda x, a: jnp.cbrt(x - a), jnp.array([1.0, -0.5]), a, options))(a)
+    assert bool(status.converged)
+    assert int(status.lm_steps) > 0
+    assert int(status.lm_steps) <= int(status.jacobians)  # only right after a refresh
+    np.testing.assert_allclose(np.asarray(x), np.asarray(a), atol=1e-8)
