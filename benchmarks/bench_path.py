@@ -53,7 +53,7 @@ def bench_path(name, regions, repeats, grad):
     s = model.economy.benchmark.sets
     forward = jax.jit(simulate)
     first, result = _timed(forward, model)
-    require_path_converged(result, model.drivers.years)
+    require_path_converged(result, model)
     run = _median_time(forward, (model,), repeats)
     its = np.asarray(result.iterations)[1:]  # 2018 is the benchmark: no iterations
     row = {"aggregation": name, "shape": f"{s.n_regions}x{s.n_sectors}x{s.n_education}",

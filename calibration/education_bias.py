@@ -92,7 +92,7 @@ def calibrate(model: PathModel, gap_closed_by_2050: float, step: float = 1.5, to
     history = []
     for it in range(max_iter):
         m = _with_labour_productivity(model, log_a)
-        result = require_path_converged(_simulate(m), m.drivers.years, m.economy.benchmark)
+        result = require_path_converged(_simulate(m), m)
         error = np.log(targets) - np.log(national_premia(result.outcomes, wpp))
         bill = (np.asarray(result.outcomes["wage"]) * wpp[None] * np.asarray(result.outcomes["labour_force"])).sum(1)
         shares = bill / bill.sum(axis=1, keepdims=True)  # [t, e] national wage-bill shares on the path

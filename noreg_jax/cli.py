@@ -314,13 +314,8 @@ def cmd_list(args) -> int:
         rows = [(c, n, ", ".join(k for k, flag in (("energy", e), ("public", p), ("goods", g)) if flag) or "services")
                 for c, n, e, p, g in zip(s.sectors, s.sector_names, s.energy, s.public, s.goods)]
     elif args.what == "education":
-        import pandas as pd
-
-        from noreg_jax.data import DEFAULT_DATA_DIR
-
-        names = pd.read_csv(Path(args.data or DEFAULT_DATA_DIR) / "education.csv", dtype=str)
         header = ("code", "name")
-        rows = [(e, dict(zip(names["code"], names["name"])).get(e, "")) for e in s.education]
+        rows = list(zip(s.education, s.education_names))
     elif args.what == "drivers":
         from noreg_jax.scenarios import DRIVERS
 

@@ -39,6 +39,7 @@ class Sets:
     goods: tuple[bool, ...]
     members: tuple[tuple[str, ...], ...] = ()  # counties of each region (empty: each region is a county)
     member_shares: tuple[tuple[float, ...], ...] = ()  # the share of each member county in the region (empty: 1)
+    education_names: tuple[str, ...] = ()  # names of the education groups (education.csv 'name'), in order
 
     def counties_of(self, n: int) -> tuple[str, ...]:
         """County codes that make up region n (itself, unless the data were aggregated or split)."""
@@ -260,6 +261,7 @@ def load_sets(data_dir: Path | str = DEFAULT_DATA_DIR) -> Sets:
         energy=_flag(sec, sp, "energy"),
         public=_flag(sec, sp, "public"),
         goods=_flag(sec, sp, "goods"),
+        education_names=tuple(edu["name"]),
     )
     if TRANSPORT not in sets.sectors:
         raise DataError(f"{sp}: field 'code' must contain the transport sector {TRANSPORT!r}")
@@ -561,7 +563,7 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     names = [f"{name} [{g}]" if names.count(name) > 1 else name for name, g in zip(names, groups)]
     split = any(f != 1.0 for fs in shares for f in fs)
     sets = Sets(groups, tuple(names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
-                tuple(members), tuple(shares) if split else ())
+                tuple(members), tuple(shares) if split else (), education_names=s.education_names)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
     fields = {}
     for f in Benchmark.__dataclass_fields__:

@@ -214,18 +214,11 @@ def failure_description(result: PathResult, years, benchmark) -> str | None:
     return text + " (later years are not attempted)"
 
 
-def require_path_converged(result: PathResult, years, benchmark=None) -> PathResult:
-    """Raise :class:`PathNotConverged` naming the failed years (and, given the benchmark, the equation with the
-    largest residual) unless every year converged."""
-    import numpy as np
-
-    conv = np.asarray(result.converged)
-    if not conv.all():
-        if benchmark is not None:
-            what = failure_description(result, years, benchmark)
-        else:
-            bad = [int(y) for y, c in zip(years, conv) if not c]
-            what = f"year(s) {bad} (max |residual| {np.asarray(result.max_residual)[~conv].max():.3g})"
+def require_path_converged(result: PathResult, model: PathModel) -> PathResult:
+    """Raise :class:`PathNotConverged` naming the failed years and the equation with the largest residual in
+    the first of them (:func:`failure_description`) unless every year converged; else return ``result``."""
+    what = failure_description(result, model.drivers.years, model.economy.benchmark)
+    if what is not None:
         raise PathNotConverged(f"the path did not converge in {what}; the results from those years on are not an "
                                "equilibrium")
     return result

@@ -7,7 +7,8 @@ file the run wrote, the outcome (completed, failed with its exit status and mess
 wall time. ``noreg verify DIR`` checks a folder against its manifest; :func:`verify` is the same in Python.
 
 One run is recorded at a time (:func:`begin` … :func:`finish`); writers of path datasets call
-:func:`note_dataset`, and it does nothing when no run is being recorded (library use).
+:func:`note_dataset` and readers of inputs the command line does not name call :func:`note_input`; both do
+nothing when no run is being recorded (library use).
 """
 
 from __future__ import annotations
@@ -56,10 +57,7 @@ def _files(path: Path):
                 yield p
 
 
-def begin(command: list[str], inputs: list[Path | str]) -> RunRecord:
-    """Start recording a run: fingerprint every input file (folders: every file in them)."""
-    global _ACTIVE
-    record = RunRecord(list(command), time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+def _add_inputs(record: RunRecord, inputs) -> None:
     for item in inputs:
         for f in _files(Path(item)):
             key = str(f)
@@ -67,8 +65,22 @@ def begin(command: list[str], inputs: list[Path | str]) -> RunRecord:
                 record.inputs[key] = sha256_file(f)
                 if f.suffix == ".toml":
                     record.configs[key] = f.read_text(encoding="utf-8", errors="replace")
+
+
+def begin(command: list[str], inputs: list[Path | str]) -> RunRecord:
+    """Start recording a run: fingerprint every input file (folders: every file in them)."""
+    global _ACTIVE
+    record = RunRecord(list(command), time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    _add_inputs(record, inputs)
     _ACTIVE = record
     return record
+
+
+def note_input(path: Path | str) -> None:
+    """Fingerprint one more input file as it is read (one the command line does not name, e.g. the parameter
+    uncertainty table), in the run being recorded, if any."""
+    if _ACTIVE is not None:
+        _add_inputs(_ACTIVE, [path])
 
 
 def note_dataset(ds) -> None:

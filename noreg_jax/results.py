@@ -67,7 +67,8 @@ def to_dataset(model: PathModel, result: PathResult, name: str = "reference") ->
     data["iterations"] = xr.Variable(("year",), np.asarray(result.iterations))
     data["max_residual"] = xr.Variable(("year",), np.asarray(result.max_residual))
     ds = xr.Dataset(data, coords=coords)
-    ds = ds.assign_coords(region_name=("region", list(s.region_names)), sector_name=("sector", list(s.sector_names)))
+    ds = ds.assign_coords(region_name=("region", list(s.region_names)), sector_name=("sector", list(s.sector_names)),
+                          education_name=("education", list(s.education_names)))
     ds.attrs.update({"name": name, "model": "NOREG-JAX", "base_year": 2018,
                      "numeraire": "exchange rate (world prices = 1)"})
     return ds

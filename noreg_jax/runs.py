@@ -61,7 +61,7 @@ def fingerprint(model: PathModel) -> str:
 def run_reference(model: PathModel, progress=None):
     """Solve and label the reference path; raises if a year does not converge."""
     fn = _simulate if progress is None else jax.jit(lambda m: simulate(m, progress=progress))
-    result = require_path_converged(fn(model), model.drivers.years, model.economy.benchmark)
+    result = require_path_converged(fn(model), model)
     return to_dataset(model, result, "reference")
 
 

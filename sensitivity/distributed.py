@@ -42,6 +42,7 @@ from sensitivity.sweep import (
     open_sweep,
     pending_chunks,
     read_draws,
+    sweep_lock,
     write_chunk,
 )
 
@@ -80,10 +81,18 @@ def run_sweep_distributed(draws, spec: EvaluatorSpec, directory, client, *, chun
 
     Results are written by this process as they arrive (any order); ``max_chunks`` submits at most that
     many. ``worker_log`` (a list) receives (chunk, worker pid, evaluator builds, chunk-function builds).
+    Holds :func:`sensitivity.sweep.sweep_lock` throughout.
     """
+    evaluator = build_evaluator(spec)  # the labels and key for the manifest; compiles nothing
+    with sweep_lock(directory):
+        return _run_locked(draws, spec, evaluator, directory, client, chunk_size, vmap_width, parameter_names,
+                           max_chunks, callback, extra, worker_log)
+
+
+def _run_locked(draws, spec, evaluator, directory, client, chunk_size, vmap_width, parameter_names, max_chunks,
+                callback, extra, worker_log):
     from dask.distributed import as_completed
 
-    evaluator = build_evaluator(spec)  # the labels and key for the manifest; compiles nothing
     manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
     draws = read_draws(Path(directory), manifest)
     todo = pending_chunks(directory, manifest)

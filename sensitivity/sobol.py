@@ -52,6 +52,7 @@ from sensitivity.sweep import (
     open_sweep,
     pending_chunks,
     run_sweep,
+    sweep_lock,
 )
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -403,34 +404,35 @@ def run_design(problem: dict, evaluator: Evaluator, out, *, base_samples: int, s
     draws = sample(problem, base_samples, second_order, seed)
     directory = out / SWEEP_DIR
     extra = {"problem": problem, "second_order": second_order, "base_samples": base_samples, "seed": seed}
-    manifest = open_sweep(directory, draws, evaluator, chunk_size, problem["names"], extra)
-    todo = pending_chunks(directory, manifest)
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    with sweep_lock(directory):  # one sweep into the folder at a time (sensitivity.sweep)
+        manifest = open_sweep(directory, draws, evaluator, chunk_size, problem["names"], extra)
+        todo = pending_chunks(directory, manifest)
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(total=manifest["n_chunks"], initial=manifest["n_chunks"] - len(todo), unit="chunk",
-                   desc=f"sweep ({manifest['n_draws']} draws x {len(evaluator.path_labels)} paths)")
-    try:
-        if sweep_runner is not None:
-            sweep = sweep_runner(draws, directory, dict(chunk_size=chunk_size, parameter_names=problem["names"],
-                                                        extra=extra, max_chunks=max_chunks,
-                                                        callback=(lambda i, r: bar.update(1)) if bar else None))
-        else:
-            sweep = run_sweep(draws, evaluator, directory, chunk_size=chunk_size, vmap_width=vmap_width,
-                              devices=devices, parameter_names=problem["names"], max_chunks=max_chunks,
-                              callback=(lambda i, r: bar.update(1)) if bar else None, extra=extra)
-    finally:
-        if bar is not None:
-            bar.close()
-    if not sweep.complete:
-        return sweep, None
-    indices = analyze(problem, sweep, second_order, resamples, conf_level, seed)
-    save_indices(indices, out)
-    if sweep.n_failed:
-        with atomic_output(out / "failures.csv") as tmp:
-            sweep.failures().to_csv(tmp, float_format="%.6g")
-    return sweep, indices
+            bar = tqdm(total=manifest["n_chunks"], initial=manifest["n_chunks"] - len(todo), unit="chunk",
+                       desc=f"sweep ({manifest['n_draws']} draws x {len(evaluator.path_labels)} paths)")
+        try:
+            if sweep_runner is not None:
+                sweep = sweep_runner(draws, directory, dict(chunk_size=chunk_size, parameter_names=problem["names"],
+                                                            extra=extra, max_chunks=max_chunks,
+                                                            callback=(lambda i, r: bar.update(1)) if bar else None))
+            else:
+                sweep = run_sweep(draws, evaluator, directory, chunk_size=chunk_size, vmap_width=vmap_width,
+                                  devices=devices, parameter_names=problem["names"], max_chunks=max_chunks,
+                                  callback=(lambda i, r: bar.update(1)) if bar else None, extra=extra)
+        finally:
+            if bar is not None:
+                bar.close()
+        if not sweep.complete:
+            return sweep, None
+        indices = analyze(problem, sweep, second_order, resamples, conf_level, seed)
+        save_indices(indices, out)
+        if sweep.n_failed:
+            with atomic_output(out / "failures.csv") as tmp:
+                sweep.failures().to_csv(tmp, float_format="%.6g")
+        return sweep, indices
 
 
 def format_indices(indices: SobolIndices, labels: dict | None = None) -> str:

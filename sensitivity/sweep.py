@@ -23,6 +23,9 @@ every row of a draw matrix (N × d):
   same rows and runs the same compiled function, a resumed sweep gives bit-for-bit the results of an
   uninterrupted one (on the same platform and number of devices; resumed elsewhere, a chunk is compiled
   for another layout and its results agree to the solver's tolerance, about 1e-10);
+- one sweep writes into a folder at a time: ``sweep.lock`` (the writer's pid, host and start) is created
+  exclusively when a sweep starts and removed when it stops; a second sweep into the same folder is refused
+  while the writer lives, and a lock left by a process that is gone (same host) is taken over with a warning;
 - a draw whose paths do not all converge (or whose outcomes are not finite) is kept: its row of
   ``draws.npy``, its status and the max |residual| of each path are on disk and in
   :meth:`SweepResult.failures`; its outcomes are NaN. What an analysis does with it is the analysis'
@@ -37,9 +40,12 @@ changes, of outcomes named as in :mod:`sensitivity.outcomes`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
+import os
+import socket
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -491,6 +497,60 @@ def load_sweep(directory) -> SweepResult:
     return SweepResult(directory, draws, outcomes, status, converged, residual, manifest, seconds)
 
 
+LOCK = "sweep.lock"
+_HELD: set[str] = set()  # lock files held by this process (a nested acquisition is a no-op)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def sweep_lock(directory):
+    """Hold ``directory/sweep.lock`` while a sweep writes there (module docstring); SweepError if another
+    process holds it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK
+    key = str(path.resolve())
+    if key in _HELD:
+        yield
+        return
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8"))
+                pid, host = int(holder["pid"]), str(holder["host"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise SweepError(f"{path}: a lock file that cannot be read; another sweep may be writing into "
+                                 f"{directory}. Delete the lock if no sweep runs there.") from None
+            if host == me["host"] and not _process_alive(pid):
+                warnings.warn(f"{path}: taking over the lock of process {pid}, which is gone (a sweep that was "
+                              "killed); its finished chunks are kept", stacklevel=3)
+                path.unlink(missing_ok=True)
+                continue
+            raise SweepError(f"{path}: another sweep (process {pid} on {host}, since {holder.get('started')}) is "
+                             f"writing into {directory}; wait for it to finish, or choose another folder") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    _HELD.add(key)
+    try:
+        yield
+    finally:
+        _HELD.discard(key)
+        path.unlink(missing_ok=True)
+
+
 def run_sweep(draws, evaluator: Evaluator, directory, *, chunk_size: int = 8, vmap_width: int = 1,
               devices=None, parameter_names=None, max_chunks: int | None = None, callback=None,
               extra: dict | None = None) -> SweepResult:
@@ -499,18 +559,19 @@ def run_sweep(draws, evaluator: Evaluator, directory, *, chunk_size: int = 8, vm
     ``max_chunks``: compute at most this many chunks in this call (then return; call again to go on).
     ``callback(index, result_dict)`` is called after each chunk is written (e.g. to move a progress bar);
     an exception it raises stops the sweep with every finished chunk on disk.
-    Returns :func:`load_sweep` of the directory (check ``.complete``).
+    Returns :func:`load_sweep` of the directory (check ``.complete``). Holds :func:`sweep_lock` throughout.
     """
-    manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
-    draws = read_draws(Path(directory), manifest)
-    done = 0
-    for i in pending_chunks(directory, manifest):
-        if max_chunks is not None and done >= max_chunks:
-            break
-        result = evaluate_chunk(evaluator, draws[chunk_rows(manifest, i)], manifest["chunk_size"], vmap_width,
-                                devices)
-        write_chunk(directory, i, result, manifest)
-        done += 1
-        if callback is not None:
-            callback(i, result)
-    return load_sweep(directory)
+    with sweep_lock(directory):
+        manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
+        draws = read_draws(Path(directory), manifest)
+        done = 0
+        for i in pending_chunks(directory, manifest):
+            if max_chunks is not None and done >= max_chunks:
+                break
+            result = evaluate_chunk(evaluator, draws[chunk_rows(manifest, i)], manifest["chunk_size"], vmap_width,
+                                    devices)
+            write_chunk(directory, i, result, manifest)
+            done += 1
+            if callback is not None:
+                callback(i, result)
+        return load_sweep(directory)

@@ -194,9 +194,13 @@ def _float(df, path, field, k, allow_empty=False):
 
 
 def load_uncertainty(path: Path | str = DEFAULT_UNCERTAINTY) -> Uncertainty:
-    """Read and validate an uncertainty file (see the module docstring)."""
+    """Read and validate an uncertainty file (see the module docstring); a run manifest being recorded
+    fingerprints it."""
+    from noreg_jax.manifest import note_input
+
     path = Path(path)
     df = _read_csv(path, COLUMNS)
+    note_input(path)
     if df.empty:
         raise UncertaintyError(f"{path}: no factors (the file has a header only)")
     factors = []

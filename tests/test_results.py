@@ -58,6 +58,10 @@ def test_dataset_is_labelled(model, dataset):
     assert list(dataset.region.values) == list(s.regions)
     assert list(dataset.sector.values) == list(s.sectors)
     assert list(dataset.education.values) == list(s.education)
+    # names beside the codes, from the data's regions.csv, sectors.csv and education.csv
+    assert dataset.region_name.sel(region="TRO").item() == "Trøndelag"
+    assert dataset.education_name.sel(education="voc").item().startswith("Vocational")
+    assert list(dataset.sector_name.values) == list(s.sector_names)
     for var, (dims, _, _) in _VARIABLES.items():
         assert dataset[var].dims == dims, var
         assert set(dims) <= set(DIMS)

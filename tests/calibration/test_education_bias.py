@@ -28,7 +28,7 @@ def test_target_path_keeps_tertiary_premia_and_closes_the_voc_bach_gap():
 
 
 def _premia(model):
-    result = require_path_converged(_simulate(model), model.drivers.years)
+    result = require_path_converged(_simulate(model), model)
     return result, national_premia(result.outcomes, wage_per_person(model.economy))
 
 

@@ -49,7 +49,7 @@ def test_without_migration_the_split_path_is_the_unsplit_path(two_and_four):
     for b in two_and_four:
         model = reference_model(Economy(b, load_parameters(b, DEFAULT_PARAMETER_DIR)))
         model = eqx.tree_at(lambda m: m.dynamics.migration_beta, model, jnp.zeros_like(model.dynamics.migration_beta))
-        paths[b.sets.n_regions] = require_path_converged(jax.jit(simulate)(model), model.drivers.years).outcomes
+        paths[b.sets.n_regions] = require_path_converged(jax.jit(simulate)(model), model).outcomes
     for key in ("population", "gross_product", "employment", "capital"):
         two, four = np.asarray(paths[2][key]), np.asarray(paths[4][key])
         np.testing.assert_allclose(four[:, [0, 2]] + four[:, [1, 3]], two, rtol=1e-8, atol=1e-8, err_msg=key)

@@ -9,6 +9,9 @@ quantiles of the per-draw figures, and the CLI writes the interval table and fig
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jax
 import numpy as np
 import pandas as pd
@@ -80,6 +83,10 @@ def test_headline_intervals(model, solved):
     assert table.loc["net in-migration of low workers to TRO, cumulative", "low"] > 0  # sign robust to the draws
 
 
+def _manifest_inputs(out):
+    return json.loads((out / "run.json").read_text(encoding="utf-8"))["inputs"]
+
+
 def test_cli_writes_intervals_and_refuses_bad_options(tmp_path, capsys):
     out = tmp_path / "unc"
     base = ["--regions", AGGREGATION, "run", "scenario", SCENARIO, "--out", str(out), "--no-cache"]
@@ -88,8 +95,11 @@ def test_cli_writes_intervals_and_refuses_bad_options(tmp_path, capsys):
     table = pd.read_csv(out / "trondelag_vocational_uncertainty.csv", index_col=0)
     assert len(table) == 9 and (table["low"] <= table["high"]).all()
     assert (out / "trondelag_vocational_fig8_industries_TRO.png").stat().st_size > 0
+    # the run manifest fingerprints the uncertainty table the draws came from, which no argument names
+    assert "uncertainty.csv" in {Path(p).name for p in _manifest_inputs(out)}
     assert main(base) == 0  # a run without bands into the same folder leaves no interval table of the old one
     assert not (out / "trondelag_vocational_uncertainty.csv").exists()
+    assert "uncertainty.csv" not in {Path(p).name for p in _manifest_inputs(out)}
     with pytest.raises(SystemExit) as exc:
         main(base + ["--uncertainty", "1"])
     assert exc.value.code == 2 and "at least 2 draws" in capsys.readouterr().err

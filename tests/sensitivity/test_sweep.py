@@ -326,3 +326,36 @@ def test_county_codes_map_to_the_aggregated_region():
     split = reference_model(load_economy(regions=split_mapping(economy.benchmark.sets, {"TRO": 2})))
     assert translate_counties("employment:TRO:voc:2050", split) == "employment:TRO1:TRO2:voc:2050"
     assert translate_counties("employment:TRO1:2050", split) == "employment:TRO1:2050"
+
+
+def test_a_second_sweep_into_a_folder_in_use_is_refused_and_a_dead_writers_lock_is_taken_over(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ev = ishigami_evaluator()
+    draws = _ishigami_draws(16)
+    lock = tmp_path / "sweep.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "started": "now"}))
+        with pytest.raises(SweepError, match=rf"sweep.lock: another sweep \(process {holder.pid} on "):
+            run_sweep(draws, ev, tmp_path, chunk_size=8)
+        assert not list(tmp_path.glob("chunk_*.npz")) and lock.exists()  # nothing written, the lock kept
+    finally:
+        holder.kill()
+        holder.wait()
+    with pytest.warns(UserWarning, match=rf"taking over the lock of process {holder.pid}, which is gone"):
+        done = run_sweep(draws, ev, tmp_path, chunk_size=8)
+    assert done.complete and not lock.exists()  # released when the sweep stops
+    lock.write_text("{not json")
+    with pytest.raises(SweepError, match="a lock file that cannot be read"):
+        run_sweep(draws, ev, tmp_path, chunk_size=8)
+    # a sweep holds the lock while it runs: its own callback sees it, with its pid
+    lock.unlink()
+    seen = []
+    run_sweep(draws, ev, tmp_path / "fresh", chunk_size=8,
+              callback=lambda i, r: seen.append(json.loads((tmp_path / "fresh" / "sweep.lock").read_text())["pid"]))
+    assert seen == [os.getpid()] * 2 and not (tmp_path / "fresh" / "sweep.lock").exists()
