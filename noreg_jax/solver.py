@@ -277,8 +277,11 @@ def _root_jvp(fun, options, primals, tangents):
     x0, factors, attempt, consts = primals
     consts_dot = tangents[3]
     x, status, final = _root(fun, options, x0, factors, attempt, consts)
-    _, rhs = jax.jvp(lambda c: fun(x, *c), (consts,), (consts_dot,))
-    _, matvec = jax.linearize(lambda y: fun(y, *consts), x)
+    # one linearisation of F in (x, θ) at the root gives both ∂F/∂θ·θ̇ and the matvec v -> J v
+    _, linear = jax.linearize(lambda y, c: fun(y, *c), x, consts)
+    rhs = linear(jnp.zeros_like(x), consts_dot)
+    no_dot = jax.tree_util.tree_map(_zero_tangent, consts)
+    matvec = lambda v: linear(v, no_dot)
     x_dot = -_tangent_linear_solve(matvec, rhs, final, options)
     zeros = jax.tree_util.tree_map(_zero_tangent, (status, final))
     return (x, status, final), (x_dot, *zeros)
