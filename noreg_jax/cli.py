@@ -130,7 +130,7 @@ def cmd_run_reference(args) -> int:
 
 def cmd_run_scenario(args) -> int:
     from noreg_jax.output_files import atomic_output, output_directory
-    from noreg_jax.results import deviation, format_scenario_summary, save
+    from noreg_jax.results import compare, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, describe_failures, solve_scenarios
     from noreg_jax.scenarios import ScenarioError, parse_scenarios
 
@@ -159,7 +159,7 @@ def cmd_run_scenario(args) -> int:
     draws = _scenario_draws(args, model, scenarios, scales, solved, out)
     for ds in solved:
         save(ds, out)
-        dev = deviation(ds, reference)
+        dev = compare(ds, reference)
         dev.attrs["name"] = f"{ds.attrs['name']}_vs_reference"
         with atomic_output(out / f"{dev.attrs['name']}.nc") as tmp:
             dev.to_netcdf(tmp, engine="h5netcdf")

@@ -144,12 +144,16 @@ def save(ds: xr.Dataset, out: Path | str) -> Path:
 
 
 def load(path: Path | str) -> xr.Dataset:
-    """Read a results dataset written by :func:`save`."""
+    """Read a results dataset written by :func:`save`: a ``.nc`` file, or a folder holding exactly one (a folder
+    with several, e.g. a scenario run's reference and scenarios, is refused with their names: pass the file)."""
     path = Path(path)
     if path.is_dir():
         found = sorted(path.glob("*.nc"))
         if not found:
             raise FileNotFoundError(f"{path}: no results (*.nc) in this directory")
+        if len(found) > 1:
+            raise ValueError(f"{path}: {len(found)} results in this directory ({', '.join(p.name for p in found)}); "
+                             "pass the file to load")
         path = found[0]
     return xr.load_dataset(path, engine="h5netcdf")
 
@@ -176,7 +180,7 @@ def format_summary(ds: xr.Dataset) -> str:
 _LEVEL_VARIABLES = tuple(_VARIABLES) + ("migration",)
 
 
-def deviation(scenario: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
+def compare(scenario: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
     """Scenario minus reference for every variable, absolute and in % (dimension ``measure``)."""
     out = {}
     for var in _LEVEL_VARIABLES:

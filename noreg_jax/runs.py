@@ -16,7 +16,7 @@ from noreg_jax.dynamics import PathModel, PathNotConverged, require_path_converg
 from noreg_jax.equilibrium import equation_label
 from noreg_jax.output_files import atomic_output
 from noreg_jax.results import load, save, to_dataset
-from noreg_jax.scenarios import Scenario, apply_scenario, scale_shocks, stack, unstack
+from noreg_jax.scenarios import Scenario, apply_scenario, parse_scenarios, scale_shocks, stack, unstack
 
 _simulate = jax.jit(simulate)
 
@@ -136,8 +136,12 @@ def describe_failures(failures: list[dict]) -> str:
                      f"{f['max_residual']:.3g} in {f['equation']})" for f in failures)
 
 
-def run_scenarios(model: PathModel, scenarios: list[Scenario], scales=(1.0,)):
-    """:func:`solve_scenarios`, raising :class:`PathNotConverged` naming every scenario that failed."""
+def run_scenarios(model: PathModel, scenarios: list, scales=(1.0,)):
+    """:func:`solve_scenarios`, raising :class:`PathNotConverged` naming every scenario that failed.
+
+    ``scenarios``: :class:`Scenario` objects or paths of scenario files (a file may hold several scenarios)."""
+    scenarios = [s for item in scenarios
+                 for s in ([item] if isinstance(item, Scenario) else parse_scenarios(item, model))]
     out, failures = solve_scenarios(model, scenarios, scales)
     if failures:
         raise PathNotConverged(describe_failures(failures) + "; the results from those years on are not an "

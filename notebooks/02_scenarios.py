@@ -49,7 +49,7 @@ from noreg_jax import plotting
 from noreg_jax.compile_cache import enable as enable_compile_cache
 from noreg_jax.data import DataError
 from noreg_jax.drivers import reference_model
-from noreg_jax.results import deviation, format_scenario_summary, mainland, scenario_headline
+from noreg_jax.results import compare, format_scenario_summary, mainland, scenario_headline
 from noreg_jax.runs import run_reference, run_scenarios
 from noreg_jax.scenarios import DRIVERS, apply_scenario, parse_scenario
 
@@ -156,7 +156,7 @@ for ds in (s1, s2):
 # Deviations from the reference path (`deviation`: scenario − reference, absolute and in %).
 
 # %%
-deviations = {name: deviation(ds, reference) for name, ds in results.items()}
+deviations = {name: compare(ds, reference) for name, ds in results.items()}
 last = int(reference.year[-1])
 
 
