@@ -18,13 +18,14 @@
 #
 # 1. solves the reference path 2018–2050 (as in `01_reference_path.py`);
 # 2. reads the two scenario files, applies them to the reference drivers and solves both scenario paths as
-#    one batch (`run_scenarios`: the paths are stacked and solved by one `jax.vmap`);
+#    one batch (`run_scenarios`: the paths are stacked and solved by one compiled call, `vmap` on a GPU and
+#    `lax.map` on the CPU);
 # 3. prints each scenario's deviations from the reference and draws the article's scenario figures
 #    (Fig. 6–8 for Trøndelag; mainland GDP and employment in Oslo + Viken);
 # 4. prints the model's numbers beside those the article publishes.
 #
-# - **Scenario 1** (`trondelag_vocational.toml`): the number with vocational education in Trøndelag rises by
-#   1 % a year in 2025–2035, taken one for one from the low-educated group (no exogenous migration).
+# - **Scenario 1** (`trondelag_vocational.toml`): the number of vocational workers in Trøndelag rises by
+#   1 % a year in 2025–2035, taken one for one from the low-educated workers (no exogenous migration).
 # - **Scenario 2** (`further_education.toml`): labour productivity of the bachelor group rises 0.5 % a year in
 #   2025–2035 in every county.
 #
