@@ -46,7 +46,7 @@ import pandas as pd
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
 from noreg_jax.dynamics import PathModel
-from noreg_jax.output_files import atomic_output, output_directory, save_figure
+from noreg_jax.output_files import atomic_output, output_directory, save_figure, write_table
 from noreg_jax.solver import SolverOptions
 from sensitivity import gradients as G
 from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
@@ -806,13 +806,11 @@ def write_results(result: EstimationResult, out: Path | str) -> list[Path]:
     files = [out / "estimates.csv", out / "history.csv", out / "fit.csv", out / "correlation.csv"]
     tables = [(result.table(), False), (result.history, False), (result.fit, False), (result.correlation, True)]
     for path, (table, index) in zip(files, tables):
-        with atomic_output(path) as tmp:
-            table.to_csv(tmp, index=index)
+        write_table(table, path, index=index)
     if result.draws is not None:
         with atomic_output(out / "draws.nc") as tmp:
             to_inference_data(result).to_netcdf(tmp, engine="h5netcdf")
-        with atomic_output(out / "summary.csv") as tmp:
-            summary(result).to_csv(tmp)
+        write_table(summary(result), out / "summary.csv", index=True)
         files += [out / "draws.nc", out / "summary.csv"]
         if pair_plot(result, out / "pair.png") is not None:
             files.append(out / "pair.png")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 
 def _economy(args, regions=None):
@@ -129,7 +128,7 @@ def cmd_run_reference(args) -> int:
 
 
 def cmd_run_scenario(args) -> int:
-    from noreg_jax.output_files import atomic_output, output_directory
+    from noreg_jax.output_files import atomic_output, output_directory, write_table
     from noreg_jax.results import compare, format_scenario_summary, save
     from noreg_jax.runs import cached_reference, describe_failures, solve_scenarios
     from noreg_jax.scenarios import ScenarioError, parse_scenarios
@@ -171,8 +170,7 @@ def cmd_run_scenario(args) -> int:
             refs, runs = draws[0], draws[1][ds.attrs["name"]]
             bands = scenario_bands(refs, runs, region)
             table = headline_intervals(reference, ds, refs, runs, region)
-            with atomic_output(out / f"{ds.attrs['name']}_uncertainty.csv") as tmp:
-                table.to_csv(tmp, float_format="%.6g")
+            write_table(table, out / f"{ds.attrs['name']}_uncertainty.csv", index=True, digits=6)
         else:  # an interval table from an earlier run into this folder would not describe these results
             (out / f"{ds.attrs['name']}_uncertainty.csv").unlink(missing_ok=True)
         if not args.no_figures:
@@ -248,22 +246,21 @@ def _article_paths(args, model):
 
 def cmd_compare_article(args) -> int:
     from noreg_jax.article import compare, format_table, load_published, model_figures
-    from noreg_jax.output_files import atomic_output, output_directory
+    from noreg_jax.output_files import output_directory, write_table
 
     published = load_published()
     model = model_from_args(args)  # inputs first, then the output folder, then the solves
     out = output_directory(args.out)
     table = compare(published, model_figures(*_article_paths(args, model)))
     print(format_table(table, markdown=args.markdown))
-    with atomic_output(out / "article_comparison.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_table(table, out / "article_comparison.csv")
     print(f"comparison: {out / 'article_comparison.csv'}", file=sys.stderr)
     return 1 if table["sign_ok"].eq(False).any() else 0
 
 
 def cmd_compare_every_region(args) -> int:
     from noreg_jax.article import every_region_table, split_alone_and_together
-    from noreg_jax.output_files import atomic_output, output_directory
+    from noreg_jax.output_files import output_directory, write_table
     from noreg_jax.results import mainland
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import parse_scenarios
@@ -283,8 +280,7 @@ def cmd_compare_every_region(args) -> int:
     gdp = lambda ds: float(mainland(ds).sum("region").sel(year=last))
     national = {"alone_sum": sum(gdp(paths[k]) - gdp(reference) for k in alone.values()),
                 "together": gdp(paths[together]) - gdp(reference)}
-    with atomic_output(out / "every_region.csv") as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_table(table, out / "every_region.csv", digits=6)
     shown = table.rename(columns=lambda c: c.replace("migrating_workers", "workers").replace("gross_product_per_"
                                                                                            "person", "gp/person"))
     print(f"each region's own effects, programme alone vs in every region at once (workers: cumulative net "

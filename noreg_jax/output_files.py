@@ -55,3 +55,24 @@ def save_figure(figure, path: Path | str, **kwargs) -> Path:
     with atomic_output(path) as tmp:
         figure.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
     return path
+
+
+def write_table(table, path: Path | str, index: bool = False, digits: int = 10,
+                zero_below: float | None = 1e-12) -> Path:
+    """Write a pandas table as CSV atomically (:func:`atomic_output`), its numbers as a reader wants them: at most
+    ``digits`` significant digits (673.4689999999957 is written 673.469), and an entry smaller than ``zero_below``
+    times its column's largest magnitude (rounding noise such as −1.9e-15 beside values of order 1) written as 0
+    (``None``: never, for columns whose entries are of unrelated scales, such as derivatives)."""
+    import numpy as np
+
+    table = table.copy()
+    for column in table.columns:
+        values = table[column]
+        if zero_below is not None and values.dtype.kind == "f":
+            finite = np.abs(values.to_numpy()[np.isfinite(values.to_numpy())])
+            scale = finite.max() if finite.size else 0.0
+            table[column] = values.where(~(values.abs() < zero_below * scale), 0.0)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, index=index, float_format=f"%.{digits}g")
+    return path

@@ -394,7 +394,7 @@ def cmd_optimise(args) -> int:
     import pandas as pd
 
     from noreg_jax.cli import model_from_args
-    from noreg_jax.output_files import atomic_output, output_directory
+    from noreg_jax.output_files import output_directory, write_table
 
     model = model_from_args(args)
     problem = parse_policy(args.config, model)
@@ -404,10 +404,8 @@ def cmd_optimise(args) -> int:
     best, table, shadow = optimise(model, problem, SolverOptions(tol=args.tol), progress=lambda h: print(
         f"  iteration {h['iteration']}: objective {h['objective']:.8g}, move {h['move']:.3g}, "
         f"{h['trials']} trial(s)", flush=True))
-    with atomic_output(out / "allocations.csv") as tmp:
-        table.to_csv(tmp, index=False, float_format="%.8g")
-    with atomic_output(out / "history.csv") as tmp:
-        pd.DataFrame(best.history).to_csv(tmp, index=False, float_format="%.8g")
+    write_table(table, out / "allocations.csv", digits=8)
+    write_table(pd.DataFrame(best.history), out / "history.csv", digits=8)
     print(format_result(problem, best, table, shadow))
     print(f"results: {out / 'allocations.csv'}, {out / 'history.csv'}")
     return 0 if best.converged else 4

@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from noreg_jax.dynamics import PathModel, PathResult
-from noreg_jax.output_files import atomic_output, output_directory
+from noreg_jax.output_files import atomic_output, output_directory, write_table
 
 PETROLEUM = "PETRO"
 
@@ -138,8 +138,7 @@ def save(ds: xr.Dataset, out: Path | str) -> Path:
     for key, da in summaries.items():
         table = da.rename(key.split("_by_")[0]).to_dataframe().reset_index().drop(
             columns=[c for c in ("region_name", "sector_name") if c in da.coords], errors="ignore")
-        with atomic_output(out / f"{name}_{key}.csv") as tmp:
-            table.to_csv(tmp, index=False)
+        write_table(table, out / f"{name}_{key}.csv")
     return path
 
 

@@ -37,7 +37,7 @@ import pandas as pd
 from jax import lax
 
 from noreg_jax.dynamics import PathModel, PathNotConverged, simulate
-from noreg_jax.output_files import atomic_output, output_directory
+from noreg_jax.output_files import output_directory, write_table
 from noreg_jax.scenarios import DRIVERS, Scenario, apply_scenario, parse_scenario
 from noreg_jax.solver import SolverOptions
 from sensitivity.outcomes import Outcome, parse_outcome, translate_counties
@@ -293,8 +293,7 @@ def cmd_decompose(args) -> int:
     print(f"decomposing the effect of {args.scenario} on {args.outcome} ({args.nodes} Gauss–Legendre points and "
           "the two end points, one batch) ...", flush=True)
     d = decompose(model, args.scenario, args.outcome, args.nodes, SolverOptions(tol=args.tol))
-    with atomic_output(out / "decomposition_entries.csv") as tmp:
-        d.entries.to_csv(tmp, index=False)
+    write_table(d.entries, out / "decomposition_entries.csv", digits=12, zero_below=None)  # they add up: keep digits
     print(f"reference {args.outcome} = {d.reference_value:.6g}; scenario effect (nonlinear total) = {d.total:.6g}; "
           f"sum of contributions = {d.sum:.6g}; quadrature error {d.quadrature_error:.2e} relative")
     if d.quadrature_error > args.max_error:
@@ -302,8 +301,7 @@ def cmd_decompose(args) -> int:
               "rerun with more --nodes", flush=True)
     for g in groupings:
         table = d.by(g)
-        with atomic_output(out / f"decomposition_by_{g}.csv") as tmp:
-            table.to_csv(tmp, index=False)
+        write_table(table, out / f"decomposition_by_{g}.csv", digits=12, zero_below=None)
         plot_decomposition(table, d, out / f"decomposition_by_{g}.png", top=args.top)
         print(f"\nby {g}:")
         print(table.head(args.top).to_string(index=False, formatters={"contribution": "{:.6g}".format,

@@ -43,7 +43,7 @@ from jax import lax
 from noreg_jax.dynamics import PathModel, PathResult, simulate
 from noreg_jax.parameters import PRODUCTION_ELASTICITIES, TRADE_ELASTICITIES
 from noreg_jax.scenarios import Scenario, apply_scenario, parse_scenario, stack, with_shock_values
-from noreg_jax.output_files import atomic_output, output_directory
+from noreg_jax.output_files import output_directory, write_table
 from noreg_jax.solver import SolverOptions
 from sensitivity.outcomes import Outcome, parse_outcome
 
@@ -319,8 +319,7 @@ def cmd_gradients(args) -> int:
     print(f"differentiating {args.outcome}" + (f" (effect of {args.scenario})" if args.scenario else "")
           + f" with respect to every elasticity{' and shock size' if args.scenario else ''} ...", flush=True)
     df = path_gradients(model, args.outcome, args.scenario, options)
-    with atomic_output(out / "gradients.csv") as tmp:
-        df.to_csv(tmp, index=False)
+    write_table(df, out / "gradients.csv", zero_below=None)
     plot_gradients(df, out / "gradients.png", top=args.top)
     print(f"{df.attrs['kind']} {args.outcome} = {df.attrs['outcome_value']:.6g}")
     print(f"top 10 of {len(df)} parameters by |elasticity|:")

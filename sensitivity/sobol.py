@@ -40,7 +40,7 @@ import pandas as pd
 
 from noreg_jax.config_files import read_toml
 from noreg_jax.data import DataError
-from noreg_jax.output_files import atomic_output, output_directory, save_figure
+from noreg_jax.output_files import atomic_output, output_directory, save_figure, write_table
 from sensitivity.sweep import (
     DrawOutput,
     Evaluator,
@@ -320,12 +320,10 @@ def save_indices(indices: SobolIndices, out) -> list[Path]:
     paths = [out / "sobol_indices.csv"]
     df = indices.first_total.assign(blocks_used=indices.n_blocks_used, blocks=indices.n_blocks,
                                     failed_draws=indices.n_failed_draws)
-    with atomic_output(paths[0]) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
+    write_table(df, paths[0], digits=6)
     if indices.second is not None:
         paths.append(out / "sobol_second_order.csv")
-        with atomic_output(paths[-1]) as tmp:
-            indices.second.to_csv(tmp, index=False, float_format="%.6g")
+        write_table(indices.second, paths[-1], digits=6)
     return paths
 
 
@@ -488,8 +486,7 @@ def run_config(cfg: SobolConfig, out, *, max_chunks=None, progress=True, figures
                                                      complete_blocks(sweep.ok, problem, cfg.second_order)),
                                   units=units, labels=labels)
     table = summaries.summary_table(tree)
-    with atomic_output(out / "outcomes_summary.csv") as tmp:
-        table.to_csv(tmp, float_format="%.6g")
+    write_table(table, out / "outcomes_summary.csv", index=True, digits=6)
     result["files"].append(out / "outcomes_summary.csv")
     result["summary"] = table
     log("outcomes over the parameter uncertainty (A and B rows of the complete blocks, 90 % HDI):")

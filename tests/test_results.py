@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import jax
@@ -96,7 +97,8 @@ def test_csv_summaries(dataset, saved):
         assert frame.select_dtypes("number").notna().all().all(), key
     population = pd.read_csv(out / "reference_population_by_region.csv").set_index(["year", "region"])["population"]
     expected = dataset.population.sum("education").to_series()
-    np.testing.assert_allclose(population.loc[expected.index].values, expected.values, rtol=1e-12)
+    # written with 10 significant digits (output_files.write_table): equal to the data within 5e-10 relative
+    np.testing.assert_allclose(population.loc[expected.index].values, expected.values, rtol=5e-10)
     migration = pd.read_csv(out / "reference_migration.csv")
     assert set(migration.columns) >= {"year", "region", "education", "migration"}
 
@@ -245,3 +247,28 @@ def test_figures_are_written_atomically_in_the_format_of_their_suffix(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         save_figure(Broken(), tmp_path / "b.png")
     assert not (tmp_path / "b.png").exists() and sorted(p.name for p in tmp_path.rglob("*")) == ["a.pdf", "a.png", "sub"]
+
+
+def test_tables_are_written_without_float_noise(tmp_path, saved):
+    from noreg_jax.output_files import write_table
+
+    table = pd.DataFrame({"value": [673.4689999999957, -1.9e-15, 2.5], "code": ["a", "b", "c"],
+                          "derivative": [1.0, 3e-14, -2e-13]})
+    text = write_table(table, tmp_path / "t.csv").read_text(encoding="utf-8")
+    assert text.splitlines() == ["value,code,derivative", "673.469,a,1", "0,b,0", "2.5,c,0"]
+    text = write_table(table, tmp_path / "t.csv", zero_below=None).read_text(encoding="utf-8")
+    assert text.splitlines()[1:] == ["673.469,a,1", "-1.9e-15,b,3e-14", "2.5,c,-2e-13"]
+    # the summaries of a saved path: no number printed with more than 10 significant digits
+    out, _ = saved
+
+    def significant_digits(token: str) -> int:
+        mantissa = re.split(r"[eE]", token.lstrip("+-"))[0].replace(".", "").lstrip("0")
+        return len(mantissa.rstrip("0")) if "." in token else len(mantissa)
+
+    csvs = sorted(out.glob("*.csv"))
+    assert csvs
+    for csv in csvs:
+        numbers = re.findall(r"(?<![\w.])[-+]?\d+\.?\d*(?:[eE][-+]?\d+)?", csv.read_text(encoding="utf-8"))
+        assert numbers, csv.name
+        worst = max(numbers, key=significant_digits)
+        assert significant_digits(worst) <= 10, (csv.name, worst)
