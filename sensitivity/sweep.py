@@ -62,6 +62,7 @@ from jax.sharding import AxisType, PartitionSpec
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.data import DataError
 from noreg_jax.dynamics import PathModel, simulate
+from noreg_jax.equilibrium import equation_label, n_unknowns
 from noreg_jax.output_files import atomic_output
 from noreg_jax.scenarios import Scenario, apply_scenario, stack
 from noreg_jax.solver import SolverOptions
@@ -69,7 +70,7 @@ from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
 
 MANIFEST = "manifest.json"
 DRAWS = "draws.npy"
-FORMAT = 1
+FORMAT = 2  # 2: chunks hold each failed path's first failed year and worst equation
 STATUS = {-1: "not computed", 0: "ok", 1: "not converged", 2: "non-finite outcome"}
 MEASURES = ("level", "difference", "percent")
 
@@ -88,6 +89,9 @@ class DrawOutput(NamedTuple):
     outcomes: jnp.ndarray  # (K,) named scalar outcomes
     converged: jnp.ndarray  # (P,) bool: every year of each path converged
     max_residual: jnp.ndarray  # (P,) largest final max|F| over the years of each path (inf if not finite)
+    # optional (None: not known, e.g. an evaluator that solves no equilibrium):
+    failed_year: jnp.ndarray | None = None  # (P,) int: index of each path's first failed year, −1 if it converged
+    equation: jnp.ndarray | None = None  # (P,) int: flat index of the largest residual then (Evaluator.equation_names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +108,8 @@ class Evaluator:
     evaluate_draw: Callable
     units: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()  # the years of each path (failures name the first failed one)
+    equation_names: tuple[str, ...] = ()  # names of the equations, by flat index (failures name the worst one)
 
 
 @dataclass(frozen=True)
@@ -203,16 +209,19 @@ def model_evaluator(model: PathModel, uncertainty, scenarios: list[Scenario], he
         r = simulate(m, options)
         values = jnp.stack([o(r, model) for o in outcomes])
         residual = jnp.max(r.max_residual)
-        converged = jnp.all(r.converged) & jnp.all(jnp.isfinite(r.max_residual))
-        return values, converged, jnp.where(jnp.isfinite(residual), residual, jnp.inf)
+        year_ok = r.converged & jnp.isfinite(r.max_residual)
+        converged = jnp.all(year_ok)
+        first = jnp.where(converged, -1, jnp.argmax(~year_ok))
+        equation = jnp.where(converged, -1, r.worst_equation[jnp.maximum(first, 0)])
+        return values, converged, jnp.where(jnp.isfinite(residual), residual, jnp.inf), first, equation
 
     def evaluate_draw(draw):
         base = uncertainty.apply(model, draw, masks)
         paths = stack([base, *(apply_scenario(base, sc) for sc in scenarios)])
         if path_vmap:
-            values, converged, residual = jax.vmap(path_values)(paths)
+            values, converged, residual, first, equation = jax.vmap(path_values)(paths)
         else:
-            values, converged, residual = lax.map(path_values, paths)
+            values, converged, residual, first, equation = lax.map(path_values, paths)
         out = []
         for p, measure, num, den in plan:
             v = values[:, num] if den is None else values[:, num] / values[:, den]
@@ -222,7 +231,7 @@ def model_evaluator(model: PathModel, uncertainty, scenarios: list[Scenario], he
                 out.append(v[p] - v[0])
             else:
                 out.append(100.0 * (v[p] / v[0] - 1.0))
-        return DrawOutput(jnp.stack(out), converged, residual)
+        return DrawOutput(jnp.stack(out), converged, residual, first, equation)
 
     h = hashlib.sha256(f"format {FORMAT}".encode())
     h.update(fingerprint(model).encode())
@@ -230,8 +239,11 @@ def model_evaluator(model: PathModel, uncertainty, scenarios: list[Scenario], he
         h.update(fingerprint(apply_scenario(model, sc)).encode())
     h.update(repr([(f.name, f.parameter, f.applies_to) for f in uncertainty.factors]).encode())
     h.update(repr(headlines).encode() + repr(specs).encode() + repr(options).encode() + repr(path_vmap).encode())
+    b = model.economy.benchmark
     return Evaluator(h.hexdigest()[:16], tuple(x.name for x in headlines), labels, evaluate_draw,
-                     units=tuple(x.unit for x in headlines), labels=tuple(x.label or x.name for x in headlines))
+                     units=tuple(x.unit for x in headlines), labels=tuple(x.label or x.name for x in headlines),
+                     years=tuple(int(y) for y in model.drivers.years),
+                     equation_names=tuple(equation_label(b, i) for i in range(n_unknowns(b))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,13 +291,16 @@ def evaluate_chunk(evaluator: Evaluator, draws: np.ndarray, chunk_size: int, vma
     outcomes = np.asarray(out.outcomes)[:n]
     converged = np.asarray(out.converged)[:n].astype(bool)
     residual = np.asarray(out.max_residual)[:n]
+    unknown = np.full(converged.shape, -1, dtype=np.int32)
+    failed_year = unknown if out.failed_year is None else np.asarray(out.failed_year, dtype=np.int32)[:n]
+    equation = unknown if out.equation is None else np.asarray(out.equation, dtype=np.int32)[:n]
     finite = np.isfinite(outcomes).all(axis=1)
     all_converged = converged.all(axis=1)
     status = np.where(~all_converged, 1, np.where(~finite, 2, 0)).astype(np.int8)
     ok = status == 0
     outcomes = np.where(ok[:, None], outcomes, np.nan)
-    return {"outcomes": outcomes, "converged": converged, "max_residual": residual, "ok": ok, "status": status,
-            "seconds": np.float64(seconds)}
+    return {"outcomes": outcomes, "converged": converged, "max_residual": residual, "failed_year": failed_year,
+            "equation": equation, "ok": ok, "status": status, "seconds": np.float64(seconds)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,6 +317,8 @@ class SweepResult:
     status: np.ndarray  # (N,) int: see STATUS
     converged: np.ndarray  # (N, P) bool
     max_residual: np.ndarray  # (N, P)
+    failed_year: np.ndarray  # (N, P) int: index of the first failed year of each path, −1 if none
+    equation: np.ndarray  # (N, P) int: flat index of the largest residual in that year, −1 if none
     manifest: dict = field(repr=False)
     seconds: float = 0.0  # compute time of the chunks on disk
 
@@ -343,13 +360,18 @@ class SweepResult:
         return df
 
     def failures(self) -> pd.DataFrame:
-        """The draws that were computed but failed: parameters, status, and per path converged / max|F|."""
+        """The draws that were computed but failed: parameters, status, and per path converged, max|F|, the first
+        failed year and the equation with the largest residual in it (empty where the path converged)."""
         bad = np.flatnonzero(self.done & ~self.ok)
         df = pd.DataFrame(self.draws[bad], columns=list(self.parameter_names), index=pd.Index(bad, name="draw"))
         df["status"] = [STATUS[int(s)] for s in self.status[bad]]
+        years, names = self.manifest.get("years", []), self.manifest.get("equation_names", [])
         for p, label in enumerate(self.path_labels):
             df[f"converged[{label}]"] = self.converged[bad, p]
             df[f"max_residual[{label}]"] = self.max_residual[bad, p]
+            df[f"first_failed_year[{label}]"] = [years[k] if 0 <= k < len(years) else ""
+                                                 for k in self.failed_year[bad, p]]
+            df[f"equation[{label}]"] = [names[k] if 0 <= k < len(names) else "" for k in self.equation[bad, p]]
         return df
 
 
@@ -415,7 +437,8 @@ def open_sweep(directory, draws, evaluator: Evaluator, chunk_size: int, paramete
                 "n_chunks": int(-(-draws.shape[0] // chunk_size)), "draws_sha256": _draws_hash(draws),
                 "parameter_names": names, "outcome_names": list(evaluator.outcome_names),
                 "units": list(evaluator.units), "labels": list(evaluator.labels),
-                "path_labels": list(evaluator.path_labels), **(extra or {})}
+                "path_labels": list(evaluator.path_labels), "years": list(evaluator.years),
+                "equation_names": list(evaluator.equation_names), **(extra or {})}
     path = directory / MANIFEST
     if path.exists():
         old = _read_manifest(path)
@@ -441,7 +464,8 @@ def read_chunk(directory, index: int, manifest: dict) -> dict | None:
         with np.load(path) as z:
             data = {k: z[k] for k in z.files}
         ok = (data["index"].tolist() == list(range(start, stop))
-              and data["outcomes"].shape == (stop - start, len(manifest["outcome_names"])))
+              and data["outcomes"].shape == (stop - start, len(manifest["outcome_names"]))
+              and {"failed_year", "equation"} <= set(data))
         intact = "digest" in data and str(data["digest"]) == _arrays_digest(data)
     except Exception:  # truncated or corrupt file
         ok = intact = False
@@ -485,6 +509,8 @@ def load_sweep(directory) -> SweepResult:
     status = np.full(n, -1, dtype=np.int8)
     converged = np.zeros((n, p), dtype=bool)
     residual = np.full((n, p), np.nan)
+    failed_year = np.full((n, p), -1, dtype=np.int32)
+    equation = np.full((n, p), -1, dtype=np.int32)
     seconds = 0.0
     for i in range(manifest["n_chunks"]):
         data = read_chunk(directory, i, manifest)
@@ -493,8 +519,10 @@ def load_sweep(directory) -> SweepResult:
         rows = chunk_rows(manifest, i)
         outcomes[rows], status[rows] = data["outcomes"], data["status"]
         converged[rows], residual[rows] = data["converged"], data["max_residual"]
+        failed_year[rows], equation[rows] = data["failed_year"], data["equation"]
         seconds += float(data["seconds"])
-    return SweepResult(directory, draws, outcomes, status, converged, residual, manifest, seconds)
+    return SweepResult(directory, draws, outcomes, status, converged, residual, failed_year, equation, manifest,
+                       seconds)
 
 
 LOCK = "sweep.lock"

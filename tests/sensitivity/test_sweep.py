@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -309,6 +310,18 @@ def test_model_sweep_matches_direct_paths_and_resumes(ci_evaluator, tmp_path):
     assert got["s1_tro_voc_migration"] < 0 and got["s2_mainland_gdp"] > 0
     # a different draw moves the outcomes; the central draw is the model as shipped
     assert not np.allclose(sweep.outcomes[0], sweep.outcomes[1])
+    # a draw that cannot be solved is kept and named: first failed year and equation of each path
+    broken = u.central().copy()
+    broken[u.names.index("sigma_armington")] = np.nan
+    failed = run_sweep(np.stack([u.central(), broken]), ev, tmp_path / "failed", chunk_size=MODEL_CHUNK)
+    assert BUILDS["chunk_functions"] <= builds + 1  # still the same compiled chunk function
+    failures = failed.failures()
+    assert list(failures.index) == [1] and failures["status"].iloc[0] == "not converged"
+    for label in ev.path_labels:
+        assert failures[f"first_failed_year[{label}]"].iloc[0] == 2018, label
+        assert re.fullmatch(r"(zero_profit|domestic_market|capital_market|labour_market)\[\w+, \w+\]"
+                            r"|government_budget", failures[f"equation[{label}]"].iloc[0]), label
+    assert (failed.failed_year[0] == -1).all() and (failed.equation[0] == -1).all()
 
 
 def test_county_codes_map_to_the_aggregated_region():
