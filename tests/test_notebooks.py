@@ -24,7 +24,7 @@ TIMEOUT_S = 600  # per notebook, compilation included: a guard against hangs (no
 #                   on a loaded machine), not a performance test
 # notebooks run by a test file of their own, so that the slowest ones land on different pytest-xdist workers
 # (--dist loadfile sends each file to one worker)
-RUN_ELSEWHERE = {"04_estimation": "test_notebook_estimation.py"}
+RUN_ELSEWHERE = {"04_estimation": "calibration/test_notebook_estimation.py"}
 
 # Lines a notebook's printed output must contain, by file stem; add an entry with each new notebook.
 EXPECTED = {
