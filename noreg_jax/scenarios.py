@@ -180,7 +180,7 @@ def scenario_from_table(path: Path, data: dict, model: PathModel, default_name, 
             if key not in allowed:
                 raise _err(path, f"{where}.{key}", raw[key], f"is not a shock field; expected one of {sorted(allowed)}")
         driver = raw.get("driver")
-        if driver not in DRIVERS:
+        if not isinstance(driver, str) or driver not in DRIVERS:
             raise _err(path, f"{where}.driver", driver, f"is not a driver; known: {', '.join(DRIVERS)}")
         dims = DRIVERS[driver]
         regions = _codes(path, f"{where}.region", raw.get("region"), s.regions, "region", s)
@@ -199,7 +199,7 @@ def scenario_from_table(path: Path, data: dict, model: PathModel, default_name, 
         if not (FIRST_YEAR <= yrs[0] <= yrs[1] <= LAST_YEAR):
             raise _err(path, f"{where}.years", yrs, f"must satisfy {FIRST_YEAR} <= first <= last <= {LAST_YEAR}")
         mode = raw.get("mode", "growth")
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise _err(path, f"{where}.mode", mode, f"must be one of {', '.join(MODES)}")
         value = _number(path, f"{where}.value", raw.get("value"))
         transfer = raw.get("transfer_from")

@@ -268,6 +268,9 @@ _GOOD_TFP = _GOOD.replace('driver = "population"', 'driver = "tfp"').replace('ed
 # id: (file text, field, value as the message shows it)
 MALFORMED = {
     "unknown driver": (_GOOD.replace('"population"', '"wages"'), "shocks[0].driver", "'wages'"),
+    # found by the fuzzer (tests/scenarios/test_parser_fuzz.py) on 2026-12-03: a list was looked up in a dict
+    "driver an array": (_GOOD.replace('"population"', '[]'), "shocks[0].driver", "[]"),
+    "mode a table": (_GOOD.replace('"growth"', '{ a = 1 }'), "shocks[0].mode", "{'a': 1}"),
     "unknown region": (_GOOD.replace('"TRO"', '"TRONDHEIM"'), "shocks[0].region", "'TRONDHEIM'"),
     "unknown sector": (_GOOD_TFP.replace('"CHEM"', '"STEEL"'), "shocks[0].sector", "'STEEL'"),
     "unknown education group": (_GOOD.replace('"voc"', '"phd"'), "shocks[0].education", "'phd'"),
