@@ -142,6 +142,8 @@ def run_scenarios(model: PathModel, scenarios: list, scales=(1.0,)):
     ``scenarios``: :class:`Scenario` objects or paths of scenario files (a file may hold several scenarios)."""
     scenarios = [s for item in scenarios
                  for s in ([item] if isinstance(item, Scenario) else parse_scenarios(item, model))]
+    if not scenarios:
+        raise ValueError("run_scenarios: no scenarios given")
     out, failures = solve_scenarios(model, scenarios, scales)
     if failures:
         raise PathNotConverged(describe_failures(failures) + "; the results from those years on are not an "

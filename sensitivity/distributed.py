@@ -83,32 +83,26 @@ def run_sweep_distributed(draws, spec: EvaluatorSpec, directory, client, *, chun
     many. ``worker_log`` (a list) receives (chunk, worker pid, evaluator builds, chunk-function builds).
     Holds :func:`sensitivity.sweep.sweep_lock` throughout.
     """
-    evaluator = build_evaluator(spec)  # the labels and key for the manifest; compiles nothing
-    with sweep_lock(directory):
-        return _run_locked(draws, spec, evaluator, directory, client, chunk_size, vmap_width, parameter_names,
-                           max_chunks, callback, extra, worker_log)
-
-
-def _run_locked(draws, spec, evaluator, directory, client, chunk_size, vmap_width, parameter_names, max_chunks,
-                callback, extra, worker_log):
     from dask.distributed import as_completed
 
-    manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
-    draws = read_draws(Path(directory), manifest)
-    todo = pending_chunks(directory, manifest)
-    if max_chunks is not None:
-        todo = todo[:max_chunks]
-    futures = {client.submit(evaluate_chunk_task, spec, draws[chunk_rows(manifest, i)], manifest["chunk_size"],
-                             vmap_width, pure=False): i
-               for i in todo}
-    for future in as_completed(futures):
-        i = futures[future]
-        result = future.result()
-        meta = {k: result.pop(k) for k in ("worker_pid", "evaluator_builds", "chunk_function_builds")}
-        write_chunk(directory, i, result, manifest)
-        if worker_log is not None:
-            worker_log.append((i, int(meta["worker_pid"]), int(meta["evaluator_builds"]),
-                               int(meta["chunk_function_builds"])))
-        if callback is not None:
-            callback(i, result)
-    return load_sweep(directory)
+    evaluator = build_evaluator(spec)  # the labels and key for the manifest; compiles nothing
+    with sweep_lock(directory):
+        manifest = open_sweep(directory, draws, evaluator, chunk_size, parameter_names, extra)
+        draws = read_draws(Path(directory), manifest)
+        todo = pending_chunks(directory, manifest)
+        if max_chunks is not None:
+            todo = todo[:max_chunks]
+        futures = {client.submit(evaluate_chunk_task, spec, draws[chunk_rows(manifest, i)], manifest["chunk_size"],
+                                 vmap_width, pure=False): i
+                   for i in todo}
+        for future in as_completed(futures):
+            i = futures[future]
+            result = future.result()
+            meta = {k: result.pop(k) for k in ("worker_pid", "evaluator_builds", "chunk_function_builds")}
+            write_chunk(directory, i, result, manifest)
+            if worker_log is not None:
+                worker_log.append((i, int(meta["worker_pid"]), int(meta["evaluator_builds"]),
+                                   int(meta["chunk_function_builds"])))
+            if callback is not None:
+                callback(i, result)
+        return load_sweep(directory)

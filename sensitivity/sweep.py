@@ -571,6 +571,8 @@ def sweep_lock(directory):
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(me, f)
         break
+    else:  # the stale lock was taken over, but another sweep created one first
+        raise SweepError(f"{path}: another sweep took the lock of {directory} first; choose another folder")
     _HELD.add(key)
     try:
         yield
