@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from noreg_jax.equilibrium import benchmark_point, equation_label, evaluate, largest_residual_index, residual
+from noreg_jax.equilibrium import (benchmark_point, equation_label, evaluate, largest_residual_index, residual,
+                                   with_partition)
 from noreg_jax.outcomes import real_wage, wage_per_person, year_outcomes
 from noreg_jax.parameters import Economy
 from noreg_jax.solver import SolverOptions, initial_factors, solve
@@ -170,8 +171,9 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     ``progress``: optional host callback called with each finished year (e.g. to move a progress bar).
     """
     e = model.economy
+    options = with_partition(options, e.benchmark)
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
-    factors0 = initial_factors(x0.shape[0], options.broyden_memory, x0.dtype)
+    factors0 = initial_factors(x0.shape[0], options, x0.dtype)
     init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
     per_year = yearly_drivers(model.drivers)
 

@@ -47,6 +47,21 @@ def n_unknowns(b: Benchmark) -> int:
     return sum(int(np.prod(s)) for s in block_shapes(b))
 
 
+def region_partition(b: Benchmark) -> tuple:
+    """The region of each unknown (−1 for the economy-wide transfer scale): the blocks of the krylov solver's
+    preconditioner (docs/model.md, "Solver")."""
+    parts = [np.repeat(np.arange(shape[0]), int(np.prod(shape[1:]))) if shape else np.full(1, -1)
+             for shape in block_shapes(b)]
+    return tuple(int(i) for i in np.concatenate(parts))
+
+
+def with_partition(options: SolverOptions, b: Benchmark) -> SolverOptions:
+    """``options`` with the region partition filled in where the krylov solver needs it and none is given."""
+    if options.linear == "krylov" and not options.partition:
+        return options._replace(partition=region_partition(b))
+    return options
+
+
 def unpack(x, b: Benchmark) -> dict:
     out, k = {}, 0
     for name, shape in zip(UNKNOWNS, block_shapes(b)):
@@ -176,7 +191,7 @@ def solve_equilibrium(economy: Economy, x0=None, options: SolverOptions = Solver
     """Solve one year's equilibrium. Returns (x*, SolveStatus); differentiable in ``economy``."""
     if x0 is None:
         x0 = benchmark_point(economy.benchmark, economy.params.exchange_rate)
-    return solve(residual, x0, economy, options)
+    return solve(residual, x0, economy, with_partition(options, economy.benchmark))
 
 
 def _equation_labels(s):

@@ -59,6 +59,14 @@ class SolverOptions(NamedTuple):
     tangent_tol: float = 1e-12  # relative residual ‖Jẋ − b‖/‖b‖ of the derivative passes' linear solves
     tangent_restart: int = 30  # GMRES Krylov dimension before a restart
     tangent_restarts: int = 4  # GMRES restarts before the dense fallback
+    # linear algebra of the Newton steps: "dense" (jacfwd Jacobian, LU, Broyden updates) or "krylov"
+    # (matrix-free Newton–GMRES on Jacobian–vector products, preconditioned by the LU of the Jacobian's
+    # diagonal blocks; ``partition`` gives each unknown's block, −1 for unknowns coupled to all blocks)
+    linear: str = "dense"
+    partition: tuple = ()
+    krylov_restart: int = 40  # GMRES Krylov dimension before a restart (Newton steps, krylov mode)
+    krylov_restarts: int = 5  # GMRES restarts per Newton step (and per derivative pass, krylov mode)
+    refresh_matvecs: int = 60  # refresh the block preconditioner when a Newton step needs more products
 
 
 class SolveStatus(eqx.Module):
@@ -69,6 +77,7 @@ class SolveStatus(eqx.Module):
     max_residual: jax.Array  # max|F(x*)|, inf if not finite
     jacobians: jax.Array  # int: Jacobian evaluations (LU factorisations)
     lm_steps: jax.Array  # int: iterations that fell back to Levenberg–Marquardt
+    matvecs: jax.Array  # int: Jacobian–vector products of the Newton steps (krylov mode; 0 in dense mode)
 
 
 def _max_abs(f):
@@ -220,13 +229,19 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
     x, f, lu, piv, u, v, k, _, it, njac, lm = lax.while_loop(cond, body, init)
     max_res = _max_abs(f)
     status = SolveStatus(converged=attempt & (max_res <= options.tol), iterations=it, max_residual=max_res,
-                         jacobians=njac, lm_steps=lm)
+                         jacobians=njac, lm_steps=lm, matvecs=jnp.asarray(0))
     return x, status, (lu, piv, u, v, k)
 
 
-def initial_factors(n: int, memory: int = SolverOptions().broyden_memory, dtype=jnp.float64):
-    """Empty quasi-Newton state (LU factors, Broyden memory; count −1): the first iteration computes a Jacobian."""
-    zeros = jnp.zeros((memory, n), dtype)
+def initial_factors(n: int, options: SolverOptions = SolverOptions(), dtype=jnp.float64):
+    """Empty solver state (count −1), so that the first iteration builds its own: LU factors and Broyden memory
+    (dense mode) or the LU factors of the diagonal blocks (krylov mode)."""
+    if options.linear == "krylov":
+        index = _block_layout(options, n)[0]
+        n_blocks, size = index.shape
+        return (jnp.zeros((n_blocks, size, size), dtype), jnp.zeros((n_blocks, size), jnp.int32),
+                jnp.asarray(-1))
+    zeros = jnp.zeros((options.broyden_memory, n), dtype)
     return jnp.zeros((n, n), dtype), jnp.zeros(n, jnp.int32), zeros, zeros, jnp.asarray(-1)
 
 
@@ -237,6 +252,200 @@ def jacobian_factors(residual: Callable, x, args, memory: int = SolverOptions().
     lu, piv = jsl.lu_factor(jax.jacfwd(residual)(lax.stop_gradient(x), args))
     zeros = jnp.zeros((memory, x.shape[0]), x.dtype)
     return lu, piv, zeros, zeros, jnp.asarray(0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Newton–Krylov (options.linear == "krylov"): matrix-free steps, region-block preconditioner
+
+
+def _block_layout(options: SolverOptions, n: int):
+    """The partition as (index (B, b), colour (B, b), number of colours), numpy, fixed at trace time.
+
+    Block k holds the unknowns index[k, :] (padded with n); the unknowns with partition −1 (coupled to every
+    block, e.g. a budget-closing scalar) form one extra block. An unknown's colour is its rank within its
+    block, the extra block's colours following all others, so one Jacobian–vector product per colour
+    probes every block's columns at once (see :func:`_block_factors`).
+    """
+    part = np.asarray(options.partition, dtype=np.int64)
+    if part.shape != (n,):
+        raise ValueError(f"SolverOptions.partition has {part.size} entries for {n} unknowns; linear='krylov' needs "
+                         "one block id per unknown (−1 for one coupled to all blocks)")
+    groups = [np.flatnonzero(part == i) for i in np.unique(part[part >= 0])]
+    width = max((g.size for g in groups), default=0)
+    coupled = np.flatnonzero(part < 0)
+    offsets = [0] * len(groups)
+    if coupled.size:
+        groups.append(coupled)
+        offsets.append(width)
+    size = max(g.size for g in groups)
+    index = np.full((len(groups), size), n, dtype=np.int64)
+    colour = np.zeros((len(groups), size), dtype=np.int64)
+    for k, (g, offset) in enumerate(zip(groups, offsets)):
+        index[k, :g.size] = g
+        colour[k, :g.size] = offset + np.arange(g.size)
+    return index, colour, width + coupled.size
+
+
+def _block_factors(jvp, x, options: SolverOptions):
+    """LU factors of the Jacobian's diagonal blocks, probed by one Jacobian–vector product per colour.
+
+    The probe of colour c is J·(Σ e_j over the unknowns j of colour c); its rows in block k hold J[i, j] of
+    block k's own column of colour c plus the other blocks' columns of that colour, which are folded in
+    (they are the cross-region terms; small, and the preconditioner need not be exact). Padding is identity.
+    """
+    index, colour, n_colours = _block_layout(options, x.shape[0])
+    n, valid = x.shape[0], index < x.shape[0]
+    seeds = np.zeros((n_colours, n))
+    seeds[colour[valid], index[valid]] = 1.0
+    probes = jax.vmap(jvp)(jnp.asarray(seeds, x.dtype))  # (colours, n)
+    rows = np.minimum(index, n - 1)
+    blocks = probes[colour[:, None, :], rows[:, :, None]]  # blocks[k, a, c] = J[index[k, a], index[k, c]]
+    mask = valid[:, :, None] & valid[:, None, :]
+    blocks = jnp.where(mask, blocks, jnp.eye(index.shape[1], dtype=x.dtype))
+    return jax.vmap(jsl.lu_factor)(blocks)
+
+
+def _apply_blocks(factors, y, options: SolverOptions, transpose: bool = False):
+    """M⁻¹ y (or M⁻ᵀ y) for M the block-diagonal preconditioner held in ``factors``."""
+    lu, piv, _ = factors
+    index = jnp.asarray(_block_layout(options, y.shape[0])[0])
+    rhs = y.at[index].get(mode="fill", fill_value=0.0)
+    z = jax.vmap(lambda l, p, r: jsl.lu_solve((l, p), r, trans=int(transpose)))(lu, piv, rhs)
+    return jnp.zeros_like(y).at[index].set(z, mode="drop")
+
+
+def _gmres(matvec, b, precondition, rtol, restart: int, max_restarts: int):
+    """x ≈ A⁻¹ b by right-preconditioned restarted GMRES from x = 0. Returns (x, converged, matvecs).
+
+    Solves A M z = b on a Krylov basis of A M (classical Gram–Schmidt applied twice, Givens rotations), x = M z.
+    A cycle stops when its estimate of ‖b − A x‖₂ falls to rtol·‖b‖₂; convergence is then judged on the
+    true residual, evaluated once per cycle (so the count of products is exact, and the stop honest).
+    """
+    n, dtype = b.shape[0], b.dtype
+    target = rtol * jnp.linalg.norm(b)
+    positions = jnp.arange(restart + 1)
+
+    def arnoldi(j, basis, hess, cos, sin, g):
+        w = matvec(precondition(basis[j]))
+        h = jnp.zeros(restart + 1, dtype)
+        for _ in range(2):  # CGS2: the second pass restores orthogonality lost in the first
+            proj = jnp.where(positions <= j, basis @ w, 0.0)
+            w = w - basis.T @ proj
+            h = h + proj
+        w_norm = jnp.linalg.norm(w)
+        h = h.at[j + 1].set(w_norm)
+        basis = basis.at[j + 1].set(w / jnp.where(w_norm > 0, w_norm, 1.0))
+
+        def rotate(i, h):
+            hi, hn = h[i], h[i + 1]
+            return h.at[i].set(cos[i] * hi + sin[i] * hn).at[i + 1].set(-sin[i] * hi + cos[i] * hn)
+
+        h = lax.fori_loop(0, j, rotate, h)
+        r = jnp.hypot(h[j], h[j + 1])
+        safe = jnp.where(r > 0, r, 1.0)
+        c = jnp.where(r > 0, h[j] / safe, 1.0)
+        s = jnp.where(r > 0, h[j + 1] / safe, 0.0)
+        h = h.at[j].set(r).at[j + 1].set(0.0)
+        g = g.at[j + 1].set(-s * g[j]).at[j].set(c * g[j])
+        return basis, hess.at[:, j].set(h), cos.at[j].set(c), sin.at[j].set(s), g
+
+    def cycle(state):
+        x, r, _, cycles, products = state
+        r_norm = jnp.linalg.norm(r)
+        basis = jnp.zeros((restart + 1, n), dtype).at[0].set(r / jnp.where(r_norm > 0, r_norm, 1.0))
+        init = (jnp.asarray(0), basis, jnp.zeros((restart + 1, restart), dtype), jnp.zeros(restart, dtype),
+                jnp.zeros(restart, dtype), jnp.zeros(restart + 1, dtype).at[0].set(r_norm))
+
+        def go_on(c):
+            j, g = c[0], c[5]
+            return (j < restart) & (jnp.abs(g[j]) > target) & jnp.isfinite(g[j])
+
+        def step(c):
+            return (c[0] + 1, *arnoldi(*c))
+
+        j, basis, hess, _, _, g = lax.while_loop(go_on, step, init)
+        active = jnp.arange(restart) < j
+        upper = jnp.where(active[:, None] & active[None, :], hess[:restart], jnp.eye(restart, dtype=dtype))
+        z = jsl.solve_triangular(upper, jnp.where(active, g[:restart], 0.0), lower=False)
+        x = x + precondition(basis[:restart].T @ z)
+        r = b - matvec(x)
+        return x, r, jnp.linalg.norm(r), cycles + 1, products + j + 1
+
+    def more(state):
+        _, _, r_norm, cycles, _ = state
+        return (cycles < max_restarts) & (r_norm > target) & jnp.isfinite(r_norm)
+
+    init = (jnp.zeros_like(b), b, jnp.linalg.norm(b), jnp.asarray(0), jnp.asarray(0))
+    x, _, r_norm, _, products = lax.while_loop(more, cycle, init)
+    ok = jnp.isfinite(r_norm) & (r_norm <= target) & jnp.all(jnp.isfinite(x))
+    return x, ok, products
+
+
+def _iterate_krylov(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
+    """Inexact Newton iteration on fun: R^n -> R^n with GMRES steps. Returns (x, status, factors).
+
+    Each step solves J d = −F to the relative residual η = min(0.1, √‖F‖₂) (superlinear convergence; never
+    tighter than the tolerance needs) on products J v of one ``jax.linearize`` at x, preconditioned by the LU
+    factors of J's diagonal blocks (:func:`_block_factors`). The step is clipped to ``max_step``; the full
+    step is taken if it decreases ½‖F‖² enough, otherwise the longest of ``step_lengths`` that does. The
+    preconditioner is kept across iterations (and, via ``factors``, across the years of a path) and rebuilt
+    when a step is rejected, when GMRES misses η, or when it needs more than ``refresh_matvecs`` products.
+    No Levenberg–Marquardt fallback: a step that fails with a fresh preconditioner stops the solve, which
+    then reports "not converged".
+    """
+    alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
+
+    def clip(d):
+        size = jnp.max(jnp.abs(d))
+        ok = jnp.isfinite(size)
+        scale = jnp.where(ok & (size > options.max_step), options.max_step / jnp.where(ok, size, 1.0), 1.0)
+        return jnp.where(ok, d * scale, jnp.zeros_like(d))
+
+    def line_search(x, f, d, merit):
+        points = x[None, :] + alphas[:, None] * d[None, :]
+        trial_f = jax.vmap(fun)(points)
+        trial_m = jax.vmap(_merit)(trial_f)
+        good = jnp.isfinite(trial_m) & (trial_m <= merit * (1.0 - 2.0 * options.armijo * alphas))
+        j = jnp.argmax(good)
+        found = jnp.any(good)
+        return found, jnp.where(found, points[j], x), jnp.where(found, trial_f[j], f)
+
+    def cond(state):
+        f, it = state[1], state[6]
+        return attempt & (it < options.max_iter) & ~(_max_abs(f) <= options.tol)
+
+    def body(state):
+        x, f, lu, piv, count, need, it, nprec, nmv = state
+        _, jvp = jax.linearize(fun, x)
+        lu, piv = _when(need, lambda: _block_factors(jvp, x, options), (lu, piv))
+        fresh = need
+        precondition = lambda y: _apply_blocks((lu, piv, count), y, options)
+        f_norm = jnp.linalg.norm(f)
+        eta = jnp.clip(jnp.sqrt(f_norm), 0.01 * options.tol / jnp.maximum(f_norm, 1e-300), 0.1)
+        d, linear_ok, products = _gmres(jvp, -f, precondition, eta, options.krylov_restart, options.krylov_restarts)
+        d = clip(d)
+        merit = _merit(f)
+        full_x = x + d
+        full_f = fun(full_x)
+        full_m = _merit(full_f)
+        full_ok = jnp.isfinite(full_m) & (full_m <= merit * (1.0 - 2.0 * options.armijo))
+        ok, x_new, f_new = _when(~full_ok, lambda: line_search(x, f, d, merit), (full_ok, full_x, full_f))
+        need_new = ~ok | ~linear_ok | (products > options.refresh_matvecs)
+        stalled = ~ok & fresh
+        it_new = jnp.where(stalled, options.max_iter, it + 1)
+        return (x_new, f_new, lu, piv, jnp.maximum(count, 0), need_new, it_new,
+                nprec + fresh.astype(nprec.dtype), nmv + products)
+
+    lu0, piv0, count0 = factors
+    need0 = jnp.asarray(count0) < 0
+    f0 = fun(x0)
+    zero = jnp.asarray(0)
+    init = (x0, f0, lu0, piv0, jnp.asarray(count0), need0, zero, zero, zero)
+    x, f, lu, piv, count, _, it, nprec, nmv = lax.while_loop(cond, body, init)
+    max_res = _max_abs(f)
+    status = SolveStatus(converged=attempt & (max_res <= options.tol), iterations=it, max_residual=max_res,
+                         jacobians=nprec, lm_steps=zero, matvecs=nmv)
+    return x, status, (lu, piv, count)
 
 
 def _dense_solve(matvec, b):
@@ -253,11 +462,25 @@ def _krylov_solve(matvec, b, precondition, options: SolverOptions):
     return _when(~good, lambda: _dense_solve(matvec, b), x)
 
 
+def _block_krylov_solve(matvec, b, precondition, options: SolverOptions):
+    """x with matvec(x) = b by GMRES with the block preconditioner; the dense Jacobian and LU if it falls short."""
+    x, ok, _ = _gmres(matvec, b, precondition, options.tangent_tol, options.krylov_restart,
+                      options.krylov_restarts)
+    return _when(~ok, lambda: _dense_solve(matvec, b), x)
+
+
 def _tangent_linear_solve(matvec, b, factors, options: SolverOptions):
-    """J⁻¹ b with J the linear map ``matvec``, transposable for reverse mode (solve Jᵀ λ = ḡ)."""
+    """J⁻¹ b with J the linear map ``matvec``, transposable for reverse mode (solve Jᵀ λ = ḡ), preconditioned
+    by the forward solve's final state (its quasi-Newton inverse, or its block factors in krylov mode)."""
     factors = jax.tree_util.tree_map(lax.stop_gradient, factors)
-    solve_j = lambda mv, rhs: _krylov_solve(mv, rhs, lambda y: _apply_inverse(factors, y), options)
-    solve_jt = lambda vm, rhs: _krylov_solve(vm, rhs, lambda y: _apply_inverse(factors, y, True), options)
+    if options.linear == "krylov":
+        solve_j = lambda mv, rhs: _block_krylov_solve(mv, rhs, lambda y: _apply_blocks(factors, y, options),
+                                                      options)
+        solve_jt = lambda vm, rhs: _block_krylov_solve(
+            vm, rhs, lambda y: _apply_blocks(factors, y, options, transpose=True), options)
+    else:
+        solve_j = lambda mv, rhs: _krylov_solve(mv, rhs, lambda y: _apply_inverse(factors, y), options)
+        solve_jt = lambda vm, rhs: _krylov_solve(vm, rhs, lambda y: _apply_inverse(factors, y, True), options)
     return lax.custom_linear_solve(matvec, b, solve_j, transpose_solve=solve_jt)
 
 
@@ -270,7 +493,8 @@ def _zero_tangent(a):
 
 @partial(jax.custom_jvp, nondiff_argnums=(0, 1))
 def _root(fun, options, x0, factors, attempt, consts):
-    return _iterate(lambda x: fun(x, *consts), x0, options, factors, attempt)
+    iterate = _iterate_krylov if options.linear == "krylov" else _iterate
+    return iterate(lambda x: fun(x, *consts), x0, options, factors, attempt)
 
 
 @_root.defjvp
@@ -289,6 +513,13 @@ def _root_jvp(fun, options, primals, tangents):
     return (x, status, final), (x_dot, *zeros)
 
 
+def _check_options(options: SolverOptions, n: int):
+    if options.linear not in ("dense", "krylov"):
+        raise ValueError(f"SolverOptions.linear is {options.linear!r}; expected 'dense' or 'krylov'")
+    if options.linear == "krylov":
+        _block_layout(options, n)
+
+
 def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions(), factors=None,
           return_factors: bool = False, attempt=True):
     """Solve residual(x, args) = 0 for a flat float vector x from x0; differentiable in ``args``.
@@ -301,8 +532,11 @@ def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions()
     ``attempt`` (a bool, may be traced): when false nothing is solved and ``status.converged`` is false.
     """
     x0 = jnp.asarray(x0)
+    _check_options(options, x0.shape[0])
     fun, consts = jax.closure_convert(lambda x: residual(x, args), x0)
-    if factors is None:
+    if factors is None and options.linear == "krylov":
+        factors = initial_factors(x0.shape[0], options, x0.dtype)  # the first iteration builds the blocks
+    elif factors is None:
         # the first Jacobian outside the loop: a cold solve took 384 ms with it inside, 257 ms outside (11
         # counties, XLA:CPU, 2026-12-03); inside a path's scan (initial_factors) it costs nothing measurable
         factors = jacobian_factors(lambda x, c: fun(x, *c), x0, tuple(consts), options.broyden_memory)

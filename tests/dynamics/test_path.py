@@ -231,6 +231,26 @@ def test_gradient_wrt_an_elasticity_matches_finite_differences(model, gradients,
 
 
 # ---------------------------------------------------------------------------------------------
+# the matrix-free Newton–Krylov solver (SolverOptions(linear="krylov")) gives the same path and gradients
+
+KRYLOV = TIGHT._replace(linear="krylov")
+
+
+def test_krylov_path_and_its_gradient_equal_the_dense_ones(model, reference, gradients):
+    r, j, theta, jac = gradients
+    result = _simulate(model, options=KRYLOV)
+    assert np.asarray(result.converged).all() and np.max(np.asarray(result.max_residual)) <= KRYLOV.tol
+    for name in ("gross_product", "employment", "population", "wage", "capital"):
+        assert _rel(result.outcomes[name], reference.outcomes[name]) < 1e-10, name
+    # the block preconditioner of 2018 serves most years: far fewer builds than years
+    assert int(np.asarray(result.jacobians).sum()) < len(model.drivers.years) // 2
+    jac_krylov = jax.jit(jax.jacrev(lambda t, m: _outcomes_2050(simulate(_with_theta(m, t, j), KRYLOV), r, j)))(
+        theta, model)
+    for dense_leaf, krylov_leaf in zip(jac, jac_krylov):
+        np.testing.assert_allclose(np.asarray(krylov_leaf), np.asarray(dense_leaf), rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
 # a year that fails is reported, by year
 
 

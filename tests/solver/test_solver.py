@@ -111,3 +111,64 @@ def test_levenberg_marquardt_rescues_a_newton_step_that_overshoots():
     assert int(status.lm_steps) > 0
     assert int(status.lm_steps) <= int(status.jacobians)  # only right after a refresh
     np.testing.assert_allclose(np.asarray(x), np.asarray(a), atol=1e-8)
+
+
+# ----------------------------------------------------------------------------------------- krylov mode
+
+def _blocks(x, theta):
+    """Three blocks of two unknowns, coupled weakly across blocks and through a last, global unknown."""
+    local = x[:6].reshape(3, 2)
+    g = x[6]
+    own = local + 0.3 * jnp.tanh(local[:, ::-1]) - 0.2 * jnp.roll(local, 1, axis=1) ** 2
+    cross = 0.05 * jnp.roll(local, 1, axis=0)
+    rows = (own + cross + 0.1 * g).ravel() - theta[:6]
+    return jnp.concatenate([rows, jnp.array([g - 0.2 * jnp.sum(jnp.exp(0.1 * x[:6])) - theta[6]])])
+
+
+KRYLOV = SolverOptions(tol=1e-13, linear="krylov", partition=(0, 0, 1, 1, 2, 2, -1))
+
+
+def test_krylov_mode_finds_the_dense_root_and_counts_its_products():
+    theta = jnp.linspace(0.1, 0.7, 7)
+    x_k, st_k = jax.jit(lambda t: solve(_blocks, jnp.zeros(7), t, KRYLOV))(theta)
+    x_d, st_d = solve(_blocks, jnp.zeros(7), theta, TIGHT)
+    assert bool(st_k.converged) and bool(st_d.converged)
+    assert float(st_k.max_residual) <= 1e-13
+    assert int(st_k.matvecs) >= int(st_k.iterations) > 0 and int(st_k.jacobians) >= 1
+    assert int(st_d.matvecs) == 0
+    np.testing.assert_allclose(x_k, x_d, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("options", [KRYLOV, KRYLOV._replace(krylov_restart=1, krylov_restarts=1)],
+                         ids=["block_gmres", "dense_fallback"])
+def test_krylov_mode_derivatives_agree_with_a_dense_implicit_derivative(options):
+    theta = jnp.linspace(0.1, 0.7, 7)
+    x = solve(_blocks, jnp.zeros(7), theta, KRYLOV)[0]
+    dense = -jnp.linalg.solve(jax.jacfwd(_blocks)(x, theta), jax.jacfwd(_blocks, argnums=1)(x, theta))
+    w = jnp.arange(1.0, 8.0)
+    reverse = jax.grad(lambda t: jnp.dot(w, solve(_blocks, jnp.zeros(7), t, options)[0]))(theta)
+    np.testing.assert_allclose(reverse, w @ dense, rtol=1e-10)
+    forward = jax.jvp(lambda t: solve(_blocks, jnp.zeros(7), t, options)[0], (theta,), (w,))[1]
+    np.testing.assert_allclose(forward, dense @ w, rtol=1e-10)
+    eps = 1e-6
+    fd = (solve(_blocks, jnp.zeros(7), theta + eps * w, KRYLOV)[0]
+          - solve(_blocks, jnp.zeros(7), theta - eps * w, KRYLOV)[0]) / (2 * eps)
+    np.testing.assert_allclose(forward, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_krylov_mode_under_vmap_and_with_reused_factors():
+    thetas = jnp.stack([jnp.linspace(0.1, 0.7, 7), jnp.linspace(0.3, -0.2, 7)])
+    xs, st = jax.vmap(lambda t: solve(_blocks, jnp.zeros(7), t, KRYLOV))(thetas)
+    assert bool(jnp.all(st.converged))
+    for t, x in zip(thetas, xs):
+        np.testing.assert_allclose(x, solve(_blocks, jnp.zeros(7), t, TIGHT)[0], rtol=1e-11, atol=1e-13)
+    x, _, factors = solve(_blocks, jnp.zeros(7), thetas[0], KRYLOV, return_factors=True)
+    x2, st2 = solve(_blocks, x, thetas[0] * 1.01, KRYLOV, factors=factors)
+    assert bool(st2.converged) and int(st2.jacobians) == 0  # the blocks of the nearby solve served
+
+
+def test_krylov_mode_without_a_partition_is_a_clear_error():
+    with pytest.raises(ValueError, match="partition has 0 entries for 7 unknowns"):
+        solve(_blocks, jnp.zeros(7), jnp.ones(7), SolverOptions(linear="krylov"))
+    with pytest.raises(ValueError, match="linear is 'sparse'"):
+        solve(_blocks, jnp.zeros(7), jnp.ones(7), SolverOptions(linear="sparse"))
