@@ -1,14 +1,17 @@
 """How the cost grows with the number of regions: one table, a fitted exponent and a PNG.
 
-    python benchmarks/bench_scale.py [--regions 2,5,11,22,44,88] [--repeats 3] [--no-grad] [--out DIR]
+    python benchmarks/bench_scale.py [--regions 2,5,11,22,44,88] [--linear dense,krylov] [--repeats 3] [--no-grad]
+                                     [--out DIR]
 
 Divisions: 2 = two_regions.csv, 5 = landsdeler.csv, 11 = the counties, 22 / 44 / 88 = every county split into
 2 / 4 / 8 equal parts (``noreg_jax.data.split_mapping``: SYNTHETIC scaled copies, until sub-county data exist).
-Each size runs in a process of its own, so its peak memory (``ru_maxrss``) is its own. Per size:
+Each size and solver (``SolverOptions.linear``: the dense quasi-Newton, or the matrix-free Newton–Krylov with its
+region-block preconditioner) runs in a process of its own, so its peak memory (``ru_maxrss``) is its own. Per row:
 
 - unknowns of one year's system and the fraction of nonzeros of its Jacobian at the benchmark;
 - compile time and median run time of one cold year (±10 % price start, ``noreg_jax.checks.perturbed_start``)
-  and of the 2018–2050 reference path, with the Jacobians (LU factorisations) each needs;
+  and of the 2018–2050 reference path, with the Jacobians (dense LU factorisations, or block preconditioners
+  built) and the Jacobian–vector products (krylov) each needs;
 - scipy on the same jitted residual and the same stop (max|F| <= the JAX solver's tolerance, checked at every
   residual evaluation): ``root(method='hybr')`` (MINPACK, finite-difference Jacobian) up to 2,000 unknowns,
   ``root(method='krylov')`` beyond (a dense Jacobian would not fit the time); the ratio scipy / JAX;
@@ -97,8 +100,8 @@ def _scipy(residual, economy, x_start, tol, repeats):
     return (statistics.median(times) if reached else None), method, calls
 
 
-def measure(n_regions: int, repeats: int, grad: bool) -> dict:
-    """Every figure of one size (run in a process of its own)."""
+def measure(n_regions: int, repeats: int, grad: bool, linear: str = "dense") -> dict:
+    """Every figure of one size and one solver (``SolverOptions.linear``), run in a process of its own."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -112,7 +115,8 @@ def measure(n_regions: int, repeats: int, grad: bool) -> dict:
 
     economy = _economy(n_regions)
     b, s = economy.benchmark, economy.benchmark.sets
-    row = {"regions": s.n_regions, "unknowns": n_unknowns(b)}
+    options = SolverOptions(linear=linear)
+    row = {"regions": s.n_regions, "solver": linear, "unknowns": n_unknowns(b)}
     x_bench = benchmark_point(b)
     x_start = perturbed_start(economy, size=0.10, seed=0)
     residual_jit = jax.jit(residual)
@@ -124,10 +128,12 @@ def measure(n_regions: int, repeats: int, grad: bool) -> dict:
         row["jacobian_density"] = float("nan")
 
     t = time.perf_counter()
-    solve = jax.jit(solve_equilibrium).lower(economy, x_start).compile()
+    solve = jax.jit(lambda e, x: solve_equilibrium(e, x, options)).lower(economy, x_start).compile()
     row["compile_year_s"] = time.perf_counter() - t
     row["year_s"], (_, status) = _median(lambda: solve(economy, x_start), repeats)
-    row["year_jacobians"] = int(status.jacobians) + 1  # the one at the start, then refreshes
+    # dense: the Jacobian at the start, then refreshes; krylov: block preconditioners built (none before the loop)
+    row["year_jacobians"] = int(status.jacobians) + (linear == "dense")
+    row["year_matvecs"] = int(status.matvecs)
     row["year_converged"] = bool(status.converged)
 
     jax.block_until_ready(residual_jit(x_bench, economy))
@@ -138,19 +144,20 @@ def measure(n_regions: int, repeats: int, grad: bool) -> dict:
     row["scipy_ratio"] = scipy_s / row["year_s"] if scipy_s is not None else float("nan")
 
     model = reference_model(economy)
-    path = jax.jit(simulate)
+    path = jax.jit(lambda m: simulate(m, options))
     t = time.perf_counter()
     compiled_path = path.lower(model).compile()
     row["compile_path_s"] = time.perf_counter() - t
     row["path_s"], result = _median(lambda: compiled_path(model), repeats)
     require_path_converged(result, model)
-    row["path_jacobians"] = int(np.asarray(result.jacobians).sum()) + 1  # with the one at the benchmark
+    row["path_jacobians"] = int(np.asarray(result.jacobians).sum()) + (linear == "dense")  # + the one at the start
+    row["path_matvecs"] = int(np.asarray(result.matvecs).sum())
 
     if grad:
         tro = next(k for k, name in enumerate(s.region_names) if "Trøndelag" in name)
 
         def outcome(m):
-            return simulate(m).outcomes["population"][-1, tro].sum()
+            return simulate(m, options).outcomes["population"][-1, tro].sum()
 
         t = time.perf_counter()
         gradient = jax.jit(jax.grad(outcome)).lower(model).compile()
@@ -173,11 +180,12 @@ def fitted_exponent(sizes, times) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-COLUMNS = [("regions", "regions"), ("unknowns", "unknowns"), ("jacobian_density", "J density"),
+COLUMNS = [("regions", "regions"), ("solver", "solver"), ("unknowns", "unknowns"), ("jacobian_density", "J density"),
            ("residual_ms", "F ms"), ("compile_year_s", "compile year s"), ("year_s", "year s"),
-           ("year_jacobians", "year J"),
+           ("year_jacobians", "year J"), ("year_matvecs", "year Jv"),
            ("scipy_method", "scipy"), ("scipy_year_s", "scipy year s"), ("scipy_ratio", "scipy/JAX"),
            ("compile_path_s", "compile path s"), ("path_s", "path s"), ("path_jacobians", "path J"),
+           ("path_matvecs", "path Jv"),
            ("gradient_s", "gradient s"), ("gradient_ratio", "grad/path"), ("peak_memory_mb", "peak MB")]
 
 
@@ -202,13 +210,19 @@ def plot(rows: list[dict], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r["regions"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    for key, label in (("year_s", "one year (cold)"), ("path_s", "path 2018–2050"), ("gradient_s", "path gradient"),
-                       ("scipy_year_s", "scipy, one year")):
-        ys = [r.get(key, float("nan")) for r in rows]
-        if any(y == y for y in ys):
-            ax.loglog(sizes, ys, "o-", label=f"{label} (k = {fitted_exponent(sizes, ys):.2f})")
+    fig, ax = plt.subplots(figsize=(7.5, 5.0), layout="constrained")
+    solvers = list(dict.fromkeys(r.get("solver", "dense") for r in rows))
+    for linear, style in zip(solvers, ("o-", "s--")):
+        mine = [r for r in rows if r.get("solver", "dense") == linear]
+        sizes = [r["regions"] for r in mine]
+        series = (("year_s", "one year (cold)"), ("path_s", "path 2018–2050"), ("gradient_s", "path gradient"))
+        if linear == solvers[0]:
+            series += (("scipy_year_s", "scipy, one year"),)
+        for key, label in series:
+            ys = [r.get(key, float("nan")) for r in mine]
+            if any(y == y for y in ys):
+                name = label if key.startswith("scipy") else f"{linear}: {label}"
+                ax.loglog(sizes, ys, style, label=f"{name} (k = {fitted_exponent(sizes, ys):.2f})")
     ax.set_xlabel("regions")
     ax.set_ylabel("seconds (after compilation)")
     ax.set_title("NOREG-JAX: cost against the number of regions")
@@ -228,10 +242,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
     parser.add_argument("--no-grad", action="store_true", help="skip the path gradient")
     parser.add_argument("--out", default="results/bench_scale", help="folder of the PNG and the rows (JSON)")
+    parser.add_argument("--linear", default="dense,krylov",
+                        help="comma-separated solvers (SolverOptions.linear): dense, krylov")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one size, JSON out
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(measure(args.one, args.repeats, not args.no_grad)))
+        print(json.dumps(measure(args.one, args.repeats, not args.no_grad, args.linear)))
         return 0
     sizes = [int(v) for v in args.regions.split(",")]
     try:
@@ -239,24 +255,33 @@ def main(argv=None) -> int:
     except OSError:
         load = "load average unavailable"
     print(f"{os.cpu_count()} cores, {load} at start")
+    solvers = [v.strip() for v in args.linear.split(",")]
+    unknown = [v for v in solvers if v not in ("dense", "krylov")]
+    if unknown:
+        parser.error(f"--linear: {unknown[0]!r} is not a solver (dense, krylov)")
     rows = []
     for n in sizes:
-        cmd = [sys.executable, __file__, "--one", str(n), "--repeats", str(args.repeats)]
-        cmd += ["--no-grad"] if args.no_grad else []
-        t = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"{n} regions failed after {time.perf_counter() - t:.0f} s:\n{done.stderr[-2000:]}", file=sys.stderr)
-            return 1
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"  {n} regions measured in {time.perf_counter() - t:.0f} s", flush=True)
+        for linear in solvers:
+            cmd = [sys.executable, __file__, "--one", str(n), "--repeats", str(args.repeats), "--linear", linear]
+            cmd += ["--no-grad"] if args.no_grad else []
+            t = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"{n} regions, {linear} solver, failed after {time.perf_counter() - t:.0f} s:\n"
+                      f"{done.stderr[-2000:]}", file=sys.stderr)
+                return 1
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"  {n} regions, {linear} solver, measured in {time.perf_counter() - t:.0f} s", flush=True)
     print()
     print(format_table(rows))
-    sizes = [r["regions"] for r in rows]
     print()
-    for key, label in (("year_s", "one cold year"), ("path_s", "path"), ("gradient_s", "path gradient"),
-                       ("compile_path_s", "path compile"), ("peak_memory_mb", "peak memory")):
-        print(f"fitted exponent, {label}: ∝ regions^{fitted_exponent(sizes, [r.get(key) for r in rows]):.2f}")
+    for linear in solvers:
+        mine = [r for r in rows if r["solver"] == linear]
+        sizes = [r["regions"] for r in mine]
+        for key, label in (("year_s", "one cold year"), ("path_s", "path"), ("gradient_s", "path gradient"),
+                           ("compile_path_s", "path compile"), ("peak_memory_mb", "peak memory")):
+            k = fitted_exponent(sizes, [r.get(key) for r in mine])
+            print(f"fitted exponent, {linear} solver, {label}: ∝ regions^{k:.2f}")
     try:
         print("load average %.2f %.2f %.2f at the end" % os.getloadavg())
     except OSError:

@@ -90,6 +90,7 @@ class PathState(NamedTuple):
     capital: jnp.ndarray  # (R, J) endogenous capital stock
     migration: jnp.ndarray  # (R, E) cumulative net in-migration, thousand
     ok: jnp.ndarray  # bool: every year so far converged (later years are skipped once one fails)
+    x_before: jnp.ndarray | None = None  # the solution of the year before x's (x itself in the first year)
 
 
 def year_economy(model: PathModel, t_drivers, state: PathState) -> Economy:
@@ -150,6 +151,7 @@ class PathResult(NamedTuple):
     jacobians: jnp.ndarray  # (T,)
     max_residual: jnp.ndarray  # (T,)
     worst_equation: jnp.ndarray  # (T,) flat index of the largest |residual| (equilibrium.equation_label names it)
+    matvecs: jnp.ndarray | None = None  # (T,) Jacobian–vector products of the Newton steps (krylov mode)
 
 
 def yearly_drivers(dr: Drivers) -> dict:
@@ -174,25 +176,29 @@ def simulate(model: PathModel, options: SolverOptions = SolverOptions(), progres
     options = with_partition(options, e.benchmark)
     x0 = benchmark_point(e.benchmark, e.params.exchange_rate)
     factors0 = initial_factors(x0.shape[0], options, x0.dtype)
-    init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True))
+    init = PathState(x0, factors0, e.params.capital_stock, jnp.zeros_like(e.params.population), jnp.asarray(True),
+                     x0)
     per_year = yearly_drivers(model.drivers)
 
     def step(carry: PathState, t_drivers):
         economy_t = year_economy(model, t_drivers, carry)
-        x, status, factors = solve(residual, carry.x, economy_t, options, factors=carry.factors,
+        # the start: last year's solution extrapolated along its change from the year before (a secant
+        # predictor; the path is smooth, so this saves about a Newton step a year, docs/model.md "Solver")
+        start = 2.0 * carry.x - carry.x_before
+        x, status, factors = solve(residual, start, economy_t, options, factors=carry.factors,
                                    return_factors=True, attempt=carry.ok)
         state_t = evaluate(x, economy_t)
         flows = migration_flows(model, economy_t, state_t)
         capital = next_capital(model, economy_t, state_t, carry.capital)
         out = (year_outcomes(state_t, economy_t), flows, status.converged, status.iterations, status.jacobians,
-               status.max_residual, largest_residual_index(state_t))
+               status.max_residual, largest_residual_index(state_t), status.matvecs)
         if progress is not None:
             jax.debug.callback(progress, t_drivers["year"], ordered=True)
-        return PathState(x, factors, capital, carry.migration + flows, status.converged), out
+        return PathState(x, factors, capital, carry.migration + flows, status.converged, carry.x), out
 
     # conv is already cumulative: a year after a failed one is not attempted, so it is not converged
-    _, (outcomes, flows, conv, its, jacs, maxres, worst) = lax.scan(step, init, per_year)
-    return PathResult(outcomes, flows, conv, its, jacs, maxres, worst)
+    _, (outcomes, flows, conv, its, jacs, maxres, worst, matvecs) = lax.scan(step, init, per_year)
+    return PathResult(outcomes, flows, conv, its, jacs, maxres, worst, matvecs)
 
 
 class PathNotConverged(RuntimeError):
