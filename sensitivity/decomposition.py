@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from jax import lax
 
-from noreg_jax.dynamics import PathModel, PathNotConverged, simulate
+from noreg_jax.dynamics import PathModel, PathNotConverged, PathResult, failure_description, simulate
 from noreg_jax.output_files import output_directory, write_table
 from noreg_jax.scenarios import DRIVERS, Scenario, apply_scenario, parse_scenario
 from noreg_jax.solver import SolverOptions
@@ -77,7 +77,8 @@ def moved_leaves(reference: PathModel, scenario: PathModel) -> tuple[int, ...]:
 
 @partial(jax.jit, static_argnames=("outcome", "moved", "options"))
 def line_gradients(alphas, reference: PathModel, deltas, outcome: Outcome, moved: tuple, options: SolverOptions):
-    """At each α of ``alphas``: (y(m₀ + αΔ), ∂y/∂m at that point for each moved leaf, converged (T,), max|F| (T,)).
+    """At each α of ``alphas``: (y(m₀ + αΔ), ∂y/∂m at that point for each moved leaf, (converged (T,), max|F| (T,),
+    flat index of the largest |F| (T,))).
 
     ``deltas`` are Δ for the leaves ``moved`` (indices of ``tree_flatten(reference)``). The points are solved one
     after the other by ``lax.map`` (on the CPU far faster than ``vmap``; see :mod:`sensitivity.sweep`)."""
@@ -90,7 +91,7 @@ def line_gradients(alphas, reference: PathModel, deltas, outcome: Outcome, moved
                 new[i] = v
             model = jax.tree_util.tree_unflatten(treedef, new)
             result = simulate(model, options)
-            return outcome(result, model), (result.converged, result.max_residual)
+            return outcome(result, model), (result.converged, result.max_residual, result.worst_equation)
 
         start = [leaves[i] + alpha * d for i, d in zip(moved, deltas)]
         (value, status), grads = jax.value_and_grad(y, has_aux=True)(start)
@@ -227,15 +228,13 @@ def decompose(model: PathModel, scenario, outcome_spec: str, nodes: int = DEFAUL
     deltas = [jnp.asarray(after[i]) - jnp.asarray(base[i]) for i in moved]
     t, w = gauss_legendre(nodes)
     alphas = jnp.asarray(np.concatenate([[0.0, 1.0], t]))
-    values, grads, (converged, max_residual) = line_gradients(alphas, model, deltas, outcome, moved, options)
-    converged, max_residual = np.asarray(converged), np.asarray(max_residual)
-    years = model.drivers.years
-    for a, ok, res in zip(np.asarray(alphas), converged, max_residual):
-        if not ok.all():
-            bad = [y for y, c in zip(years, ok) if not c]
+    values, grads, status = line_gradients(alphas, model, deltas, outcome, moved, options)
+    for a, ok, res, worst in zip(np.asarray(alphas), *map(np.asarray, status)):
+        what = failure_description(PathResult(None, None, ok, None, None, res, worst), model.drivers.years,
+                                   model.economy.benchmark)
+        if what is not None:
             raise PathNotConverged(f"decomposition of {scenario.name}: the path at α = {a:.4f} on the line from the "
-                                   f"reference to the scenario did not converge in year(s) {bad} (max |residual| "
-                                   f"{res[~ok].max():.3g})")
+                                   f"reference to the scenario did not converge in {what}")
     weights = jnp.asarray(w)
     contributions = [np.asarray(d) * np.asarray(jnp.tensordot(weights, g[2:], axes=1)) for d, g in zip(deltas, grads)]
     entries = _entry_table(names, base, moved, [np.asarray(d) for d in deltas], contributions, model)

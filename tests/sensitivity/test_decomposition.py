@@ -125,3 +125,30 @@ def test_cli_writes_tables_and_figures(scenario_file, decomposition, tmp_path, c
     assert len(entries) == len(decomposition.entries)
     assert main(argv[:-2] + ["--by", "sector", "--out", str(out)]) == 2
     assert "--by 'sector'" in capsys.readouterr().err
+
+
+def test_a_point_that_does_not_converge_is_named_by_year_and_equation(model, scenario_file, monkeypatch):
+    """The failure report of a point on the line (its solve replaced by one whose 2030 fails in labour_market[TRO,
+    voc], so no new compilation): α, the failed years and the equation with the largest residual."""
+    import jax.numpy as jnp
+
+    import sensitivity.decomposition as decomposition
+    from noreg_jax.equilibrium import block_shapes
+
+    b = model.economy.benchmark
+    years = list(model.drivers.years)
+    T, s = len(years), b.sets
+    offset = sum(int(np.prod(shape)) for shape in block_shapes(b)[:3])
+    worst = offset + s.region("TRO") * s.n_education + list(s.education).index("voc")
+
+    def failing(alphas, reference, deltas, outcome, moved, options):
+        n = alphas.shape[0]
+        converged = np.ones((n, T), bool)
+        converged[2, years.index(2030):] = False
+        return (jnp.zeros(n), [jnp.zeros((n, *jnp.shape(d))) for d in deltas],
+                (converged, np.full((n, T), 1e-3), np.full((n, T), worst)))
+
+    monkeypatch.setattr(decomposition, "line_gradients", failing)
+    with pytest.raises(decomposition.PathNotConverged, match=r"α = .*did not converge in year\(s\) \[2030, .*2050\];"
+                       r" in 2030 the max \|residual\| is 0.001, in labour_market\[TRO, voc\]"):
+        decompose(model, scenario_file, OUTCOME)
