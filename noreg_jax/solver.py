@@ -67,6 +67,7 @@ class SolverOptions(NamedTuple):
     krylov_restart: int = 40  # GMRES Krylov dimension before a restart (Newton steps, krylov mode)
     krylov_restarts: int = 5  # GMRES restarts per Newton step (and per derivative pass, krylov mode)
     refresh_matvecs: int = 60  # refresh the block preconditioner when a Newton step needs more products
+    dense_rescue: bool = True  # krylov mode: the dense iteration takes over where it stops short (compiles ≈ 2×)
 
 
 class SolveStatus(eqx.Module):
@@ -390,8 +391,8 @@ def _iterate_krylov(fun: Callable, x0, options: SolverOptions, factors, attempt=
     step is taken if it decreases ½‖F‖² enough, otherwise the longest of ``step_lengths`` that does. The
     preconditioner is kept across iterations (and, via ``factors``, across the years of a path) and rebuilt
     when a step is rejected, when GMRES misses η, or when it needs more than ``refresh_matvecs`` products.
-    No Levenberg–Marquardt fallback: a step that fails with a fresh preconditioner stops the solve, which
-    then reports "not converged".
+    A step that fails with a fresh preconditioner stops the iteration; the dense iteration then takes over
+    from there (:func:`_dense_rescue`).
     """
     alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
 
@@ -493,8 +494,32 @@ def _zero_tangent(a):
 
 @partial(jax.custom_jvp, nondiff_argnums=(0, 1))
 def _root(fun, options, x0, factors, attempt, consts):
-    iterate = _iterate_krylov if options.linear == "krylov" else _iterate
-    return iterate(lambda x: fun(x, *consts), x0, options, factors, attempt)
+    f = lambda x: fun(x, *consts)
+    if options.linear != "krylov":
+        return _iterate(f, x0, options, factors, attempt)
+    x, status, final = _iterate_krylov(f, x0, options, factors, attempt)
+    if not options.dense_rescue:
+        return x, status, final
+    return (*_dense_rescue(f, x, status, options, attempt), final)
+
+
+def _dense_rescue(fun, x, status, options: SolverOptions, attempt):
+    """Where the krylov iteration stopped short (its step failed with a fresh preconditioner, or ``max_iter``), the
+    dense iteration (Jacobian, line search, Levenberg–Marquardt) from where it stopped; its counts are added. Lazy
+    (:func:`_when`): a batch in which every solve converged never forms a Jacobian."""
+    rescue = attempt & ~status.converged
+    zero = jnp.zeros_like(status.iterations)
+
+    def dense():
+        x_d, st, _ = _iterate(fun, x, options, initial_factors(x.shape[0], options._replace(linear="dense"),
+                                                              x.dtype), True)
+        return x_d, st.converged, st.iterations, st.max_residual, st.jacobians, st.lm_steps
+
+    x, converged, its, max_res, jacs, lm = _when(rescue, dense, (x, status.converged, zero, status.max_residual,
+                                                                 zero, zero))
+    merged = SolveStatus(converged=attempt & converged, iterations=status.iterations + its, max_residual=max_res,
+                         jacobians=status.jacobians + jacs, lm_steps=lm, matvecs=status.matvecs)
+    return x, merged
 
 
 @_root.defjvp

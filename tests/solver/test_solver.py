@@ -172,3 +172,16 @@ def test_krylov_mode_without_a_partition_is_a_clear_error():
         solve(_blocks, jnp.zeros(7), jnp.ones(7), SolverOptions(linear="krylov"))
     with pytest.raises(ValueError, match="linear is 'sparse'"):
         solve(_blocks, jnp.zeros(7), jnp.ones(7), SolverOptions(linear="sparse"))
+
+
+def test_krylov_mode_hands_a_failed_iteration_to_the_dense_one():
+    """F(x) = ∛(x − a): every Newton step overshoots (to a − 2(x − a)) and the one shorter step allowed (0.9) too,
+    so the krylov iteration stops; the dense iteration's Levenberg–Marquardt must take over and converge."""
+    options = SolverOptions(step_lengths=(0.9,), tol=1e-3, max_step=10.0, linear="krylov", partition=(0, 1))
+    a = jnp.array([0.0, 0.1])
+    x, status = jax.jit(lambda a: solve(lambda x, a: jnp.cbrt(x - a), jnp.array([1.0, -0.5]), a, options))(a)
+    assert bool(status.converged)
+    assert int(status.matvecs) > 0 and int(status.lm_steps) > 0 and int(status.jacobians) >= 2
+    np.testing.assert_allclose(np.asarray(x), np.asarray(a), atol=1e-8)
+    x, status = solve(lambda x, a: jnp.cbrt(x - a), jnp.array([1.0, -0.5]), a, options._replace(dense_rescue=False))
+    assert not bool(status.converged) and int(status.lm_steps) == 0  # without the rescue: reported, not hidden
