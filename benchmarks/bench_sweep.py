@@ -34,6 +34,7 @@ from report import load_average, table  # benchmarks/report.py (the script's fol
 
 import noreg_jax  # noqa: F401  (float64)
 from noreg_jax.drivers import reference_model
+from noreg_jax.solver import SolverOptions
 from sensitivity.sobol import block_size, config_uncertainty, load_config, sample
 from sensitivity.sweep import Headline, model_evaluator, run_sweep
 
@@ -41,10 +42,12 @@ AGGREGATIONS = {"counties": None, "two_regions": "two_regions.csv", "trondelag_r
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bench(name, regions, batch, vmap_width, draws_pool, cfg):
+def bench(name, regions, batch, vmap_width, draws_pool, cfg, linear: str = "dense"):
+    """Paths/s of a sweep of ``batch`` draws, ``vmap_width`` side by side, with the solver ``linear``."""
     model = reference_model(regions=regions)
     u = config_uncertainty(cfg)
-    ev = model_evaluator(model, u, [], [Headline("gdp", "gross_product_mainland:ALL:2050")])
+    ev = model_evaluator(model, u, [], [Headline("gdp", "gross_product_mainland:ALL:2050")],
+                         options=SolverOptions(linear=linear))
     draws = draws_pool[:batch]
     with tempfile.TemporaryDirectory() as tmp:
         first = run_sweep(draws, ev, Path(tmp) / "a", chunk_size=batch, vmap_width=vmap_width)
@@ -52,7 +55,7 @@ def bench(name, regions, batch, vmap_width, draws_pool, cfg):
         second = run_sweep(draws, ev, Path(tmp) / "b", chunk_size=batch, vmap_width=vmap_width)
         run_s = time.perf_counter() - start
     compute_s = second.seconds  # the compiled chunk call alone
-    return {"aggregation": name, "batch": batch, "vmap_width": vmap_width, "compile_s": first.seconds - compute_s,
+    return {"aggregation": name, "solver": linear, "batch": batch, "vmap_width": vmap_width, "compile_s": first.seconds - compute_s,
             "run_s": compute_s, "paths_per_s": batch / compute_s, "wall_s": run_s, "wall_paths_per_s": batch / run_s,
             "failed": second.n_failed}
 

@@ -4,7 +4,7 @@
 # one-year solve time (benchmarks/bench_device.py). Rows past the time budget are skipped and named.
 #
 #   benchmarks/device_check.sh            # PYTHON=... to choose the interpreter (default: .venv/bin/python, python3)
-#   DEVICE_CHECK_BUDGET=270 WIDTHS=1,16,256,1024 benchmarks/device_check.sh
+#   DEVICE_CHECK_BUDGET=270 WIDTHS=1,16,256,1024 LINEAR=krylov benchmarks/device_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-}"
@@ -19,4 +19,5 @@ if jax.default_backend() == "cpu":
 PYEOF
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 exec "$PY" benchmarks/bench_device.py --widths "${WIDTHS:-1,16,256,1024}" \
-  --aggregations "${AGGREGATIONS:-two_regions,counties}" --budget "${DEVICE_CHECK_BUDGET:-270}"
+  --aggregations "${AGGREGATIONS:-two_regions,counties}" --budget "${DEVICE_CHECK_BUDGET:-270}" \
+  --linear "${LINEAR:-dense}"
