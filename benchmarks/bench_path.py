@@ -1,5 +1,5 @@
-"""Benchmark of the 2018–2050 reference path (MODEL.md §5–7): compile and run time, solver work per
-year, and the cost of a reverse-mode gradient through the whole path.
+"""Benchmark of the 2018–2050 reference path (docs/model.md "The path 2018–2050"): compile and run time, solver
+work per year, and the cost of a reverse-mode gradient through the whole path.
 
     PYTHONPATH=. python benchmarks/bench_path.py [--repeats 5] [--aggregations counties two_regions landsdeler]
                                                  [--no-grad]

@@ -1,6 +1,6 @@
 """Matrix balancing for the benchmark build: RAS (biproportional scaling / iterative proportional fitting).
 
-Used for the split of employment by education (MODEL.md §3, docs/data.md step 6) and for the
+Used for the split of employment by education (docs/data.md step 6) and for the
 doubly constrained gravity model of interregional shipments (docs/data.md step 9).
 """
 

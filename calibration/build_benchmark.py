@@ -1,4 +1,4 @@
-"""Build the NOREG-JAX 2018 benchmark data set (MODEL.md §3) from `calibration/sources` and `calibration/mappings`.
+"""Build the NOREG-JAX 2018 benchmark data set (docs/data.md) from `calibration/sources` and `calibration/mappings`.
 
 Run from the repository root:
 

@@ -1,4 +1,4 @@
-"""Build the exogenous drivers of the 2018–2050 reference path (MODEL.md §5 and §7) from `calibration/sources`
+"""Build the exogenous drivers of the 2018–2050 reference path (docs/drivers.md) from `calibration/sources`
 and the shipped 2018 benchmark.
 
 Run from the repository root:

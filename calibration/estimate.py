@@ -1,4 +1,5 @@
-"""Parameter estimation through the equilibrium path (MODEL.md §10): fit elasticities (e.g. migration β_e,
+"""Parameter estimation through the equilibrium path (README "Sensitivity and estimation"): fit elasticities (e.g.
+migration β_e,
 σ_labour) so that named path outcomes or scenario effects match observed values, by gradient-based
 optimisation through the implicitly differentiated paths; uncertainty by the Laplace approximation.
 

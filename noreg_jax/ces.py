@@ -1,4 +1,4 @@
-"""The one CES routine of the model (MODEL.md §4), used for every nest, CET included.
+"""The one CES routine of the model (docs/model.md "One year's equilibrium"), used for every nest, CET included.
 
 Calibrated share form: with benchmark value shares ``theta_k`` (summing to one along the last axis)
 and prices normalised by their benchmark values (``p_k / p̄_k``), the unit cost of the aggregate is

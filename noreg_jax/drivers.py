@@ -1,5 +1,5 @@
-"""The exogenous drivers of the reference path (MODEL.md §7), read from ``data/reference/`` (sources
-and assumptions: docs/drivers.md). I/O at the edge: returns a :class:`noreg_jax.dynamics.Drivers`
+"""The exogenous drivers of the reference path (docs/model.md "The path 2018–2050"), read from ``data/reference/``
+(sources and assumptions: docs/drivers.md). I/O at the edge: returns a :class:`noreg_jax.dynamics.Drivers`
 pytree and the :class:`noreg_jax.dynamics.DynamicParameters`.
 
 Population by region × education in year t: the benchmark matrix scaled by iterative proportional

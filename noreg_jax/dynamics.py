@@ -1,4 +1,4 @@
-"""The dynamic-recursive path 2018–2050 (MODEL.md §5–6): one equilibrium per year, linked by
+"""The dynamic-recursive path 2018–2050 (docs/model.md "The path 2018–2050"): one equilibrium per year, linked by
 capital accumulation and migration, as one differentiable function (``lax.scan``).
 
 Year t, given the state (capital stocks, cumulative migration) and the drivers of year t:

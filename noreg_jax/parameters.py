@@ -38,7 +38,7 @@ class Parameters(eqx.Module):
     persons, capital in NOK million of 2018 rental value; demands in NOK million at 2018 prices.
     """
 
-    # production (MODEL.md §4, Koesler–Schymura nesting)
+    # production (docs/model.md "One year's equilibrium", Koesler–Schymura nesting)
     sigma_top: jnp.ndarray  # (J,) KLE vs materials
     sigma_kle: jnp.ndarray  # (J,) KL vs energy
     sigma_kl: jnp.ndarray  # (J,) capital vs labour

@@ -96,7 +96,7 @@ def industry_growth(ds: xr.Dataset, region: str) -> pd.Series:
 
 
 def headline(ds: xr.Dataset) -> dict:
-    """The figures the article reports for the reference path (MODEL.md §7)."""
+    """The figures the article reports for the reference path (docs/model.md "The path 2018–2050")."""
     pop = ds.population.sum("education")
     gdp_mainland = mainland(ds)
     per_capita = gdp_mainland.sum("region") / pop.sum("region")
@@ -203,7 +203,8 @@ def require_region(ds: xr.Dataset, region: str) -> None:
 
 
 def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str = "TRO") -> dict:
-    """The figures the article reports for its scenarios (MODEL.md §8), as deviations from the reference."""
+    """The figures the article reports for its scenarios (docs/model.md "Scenarios"), as deviations from the
+    reference."""
     last = int(scenario.year[-1])
     require_region(scenario, region)
     pop = lambda ds: ds.population.sum("education")

@@ -1,5 +1,5 @@
 """Exact gradients of a scalar outcome of the 2018–2050 path with respect to every elasticity-type
-parameter and every shock size (MODEL.md §10), by implicit differentiation through every year.
+parameter and every shock size (README "Sensitivity and estimation"), by implicit differentiation through every year.
 
 The differentiated parameters form one pytree (a dict, :func:`elasticity_parameters`):
 

@@ -1,4 +1,5 @@
-"""Sobol indices of headline outcomes over parameter uncertainty (MODEL.md §10), from a config file.
+"""Sobol indices of headline outcomes over parameter uncertainty (README "Sensitivity and estimation"), from a config
+file.
 
     noreg sensitivity sobol sensitivity/configs/ci_small.toml --out results/sobol_ci
 

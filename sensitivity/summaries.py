@@ -1,4 +1,5 @@
-"""arviz summaries of the outcome draws of a sweep (MODEL.md §10): HDIs, a summary table, densities and
+"""arviz summaries of the outcome draws of a sweep (README "Sensitivity and estimation"): HDIs, a summary table,
+densities and
 forest plots of the scenario effects.
 
 The draws of each headline outcome become an arviz 1.x :class:`xarray.DataTree` (``arviz.from_dict``):

@@ -1,4 +1,4 @@
-"""Batched, chunked, checkpointed evaluation of parameter draws (MODEL.md §10).
+"""Batched, chunked, checkpointed evaluation of parameter draws (README "Sensitivity and estimation").
 
 A *sweep* evaluates an :class:`Evaluator` — a pure JAX function of one draw (a vector of d uncertain
 factors) returning a vector of K named scalar outcomes and the solve status of each of its P paths — on

@@ -1,4 +1,4 @@
-"""Parameter uncertainty as data (MODEL.md §10): which parameters are uncertain, how, and why.
+"""Parameter uncertainty as data (README "Sensitivity and estimation"): which parameters are uncertain, how, and why.
 
 ``sensitivity/data/uncertainty.csv`` has one row per uncertain factor, the unit of a Sobol analysis::
 

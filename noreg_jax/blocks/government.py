@@ -1,4 +1,4 @@
-"""Government and the savings–investment balance (MODEL.md §4).
+"""Government and the savings–investment balance (docs/model.md "One year's equilibrium").
 
 One national government collects production taxes, taxes on intermediate purchases, income taxes and
 its share of capital income; it buys an exogenous real basket G[r, i], pays transfers, and saves a

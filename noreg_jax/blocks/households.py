@@ -1,6 +1,6 @@
 """Households: four representative households (region × education), Stone–Geary / LES demand.
 
-Income (MODEL.md §4): after-tax wages + a fixed share of national capital income + transfers
+Income (docs/model.md "One year's equilibrium"): after-tax wages + a fixed share of national capital income + transfers
 (a benchmark amount per person, scaled by the government's closure scalar and the national CPI).
 A fixed share of disposable income is saved; the rest buys goods per capita by the linear expenditure
 system  p_i c_i = p_i γ_i + β_i (x − Σ_k p_k γ_k), x = expenditure per person.

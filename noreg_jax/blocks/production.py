@@ -1,4 +1,4 @@
-"""Production: nested CES KLEM technology of each sector in each region (MODEL.md §4).
+"""Production: nested CES KLEM technology of each sector in each region (docs/model.md "One year's equilibrium").
 
     Y  = A · CES_σtop(KLE, M)                     A = tfp[r, j]
     KLE = CES_σkle(KL, E_eff),  E_eff = A_E · E   A_E = energy_efficiency[r, j]

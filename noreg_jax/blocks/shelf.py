@@ -1,7 +1,8 @@
 """The continental shelf: a region without households (docs/model.md, "The continental shelf").
 
 Extraction (PETRO) and pipeline transport (TRANS) on the shelf produce an exogenous volume
-Y_j = a · Ȳ_j, a = ``shelf_activity`` (the petroleum path, MODEL.md §5), with fixed input coefficients:
+Y_j = a · Ȳ_j, a = ``shelf_activity`` (the petroleum path, docs/model.md "The path 2018–2050"), with fixed input
+coefficients:
 labour of each education group hired in the host counties (``host[r]``, where the shelf's workers live)
 at their wages, and Armington goods bought in the host counties at p_A[r, i] plus the benchmark tax rate
 on purchases. Output sells at world prices: exports at e·pw_X[j], domestic deliveries (to users in every

@@ -301,7 +301,7 @@ def test_parameters(data):
     sigmas = production[["sigma_top", "sigma_kle", "sigma_kl", "sigma_labour", "sigma_nontertiary", "sigma_tertiary",
                          "sigma_energy", "sigma_materials"]]
     assert (sigmas >= 0).all().all() and (sigmas < 5).all().all()  # the REMES cap of 5.00 is replaced
-    # labour nest (MODEL.md §4): each pair closer substitutes than non-tertiary vs tertiary
+    # labour nest (docs/model.md "One year's equilibrium"): each pair closer substitutes than non-tertiary vs tertiary
     assert (production["sigma_nontertiary"] > production["sigma_labour"]).all()
     assert (production["sigma_tertiary"] > production["sigma_labour"]).all()
     assert (trade["sigma_armington"] > 0).all() and (trade["eta_export"] > 0).all()

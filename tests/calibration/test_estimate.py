@@ -1,4 +1,5 @@
-"""Parameter estimation through the path (calibration/estimate.py, MODEL.md §10): recovery of known parameters
+"""Parameter estimation through the path (calibration/estimate.py, README "Sensitivity and estimation"): recovery of
+known parameters
 within two standard errors, the objective's gradient against finite differences, the optimisers, arviz output,
 the CLI, and a named error for each kind of bad config.
 

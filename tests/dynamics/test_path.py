@@ -1,5 +1,5 @@
-"""The dynamic-recursive path 2018–2050 (MODEL.md §5–6): steady state, accounting identities of the
-path, migration, the exogenous petroleum capital, gradients through the whole path, and an honest
+"""The dynamic-recursive path 2018–2050 (docs/model.md "The path 2018–2050"): steady state, accounting identities of
+the path, migration, the exogenous petroleum capital, gradients through the whole path, and an honest
 report of a year that fails.
 
 Everything runs on the three-region aggregation ``trondelag_rest.csv`` (OSVI, REST, TRO). The path is

@@ -1,4 +1,5 @@
-"""Economic invariants of one year's equilibrium (MODEL.md §4): replication, homogeneity, Walras' law,
+"""Economic invariants of one year's equilibrium (docs/model.md "One year's equilibrium"): replication, homogeneity,
+Walras' law,
 robustness to a large shock, and an honest report of a solve that fails.
 
 Run on the smallest aggregation of the counties (``two_regions.csv``) and on the full 11-county data, the

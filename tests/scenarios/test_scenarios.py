@@ -1,4 +1,4 @@
-"""Scenarios (MODEL.md §8): scenario files as data, what they do to the drivers, the signs the article
+"""Scenarios (docs/model.md "Scenarios"): scenario files as data, what they do to the drivers, the signs the article
 reports, batched runs, the validation of malformed files, the cached reference path, and derivatives
 in the size of a shock.
 

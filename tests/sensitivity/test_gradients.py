@@ -1,4 +1,5 @@
-"""Path gradients (sensitivity/gradients.py, MODEL.md §10): one reverse-mode pass gives the derivative of a
+"""Path gradients (sensitivity/gradients.py, README "Sensitivity and estimation"): one reverse-mode pass gives the
+derivative of a
 2050 outcome with respect to every elasticity, the migration β_e, the capital parameters and the shock sizes;
 each checked against central finite differences. Plus the labelled, sorted table and the CLI.
 
