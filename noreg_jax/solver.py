@@ -67,7 +67,9 @@ class SolverOptions(NamedTuple):
     krylov_restart: int = 40  # GMRES Krylov dimension before a restart (Newton steps, krylov mode)
     krylov_restarts: int = 5  # GMRES restarts per Newton step (and per derivative pass, krylov mode)
     refresh_matvecs: int = 60  # refresh the block preconditioner when a Newton step needs more products
-    dense_rescue: bool = True  # krylov mode: the dense iteration takes over where it stops short (compiles ≈ 2×)
+    # krylov mode: the dense iteration takes over where it stops short; compiles ≈ 2× longer, and the program holds
+    # the buffers of a jacfwd Jacobian even when it never runs (≈ 41 GB at 88 regions): turn off for large systems
+    dense_rescue: bool = True
 
 
 class SolveStatus(eqx.Module):
