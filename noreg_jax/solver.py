@@ -104,6 +104,14 @@ def _when(pred, fn, default):
     return lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros_like(c[0]), fn()), (jnp.asarray(pred), default))[1]
 
 
+def _clip(d, max_step):
+    """d scaled down to ∞-norm ``max_step`` (the unknowns are logs: a box on relative changes); zero if not finite."""
+    size = jnp.max(jnp.abs(d))
+    ok = jnp.isfinite(size)
+    scale = jnp.where(ok & (size > max_step), max_step / jnp.where(ok, size, 1.0), 1.0)
+    return jnp.where(ok, d * scale, jnp.zeros_like(d))
+
+
 def _apply_inverse(factors, y, transpose: bool = False):
     """H y (or Hᵀ y) for the quasi-Newton inverse H = J₀⁻¹ + Σ u_k v_kᵀ held in ``factors``."""
     lu, piv, u, v, _ = factors
@@ -128,11 +136,7 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
     alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
     lambdas = jnp.asarray(options.lm_damping, dtype=x0.dtype)
 
-    def clip(d):
-        size = jnp.max(jnp.abs(d))
-        ok = jnp.isfinite(size)
-        scale = jnp.where(ok & (size > options.max_step), options.max_step / jnp.where(ok, size, 1.0), 1.0)
-        return jnp.where(ok, d * scale, jnp.zeros_like(d))
+    clip = partial(_clip, max_step=options.max_step)
 
     def factorise(x):
         return jsl.lu_factor(jax.jacfwd(fun)(x))
@@ -398,11 +402,7 @@ def _iterate_krylov(fun: Callable, x0, options: SolverOptions, factors, attempt=
     """
     alphas = jnp.asarray(options.step_lengths, dtype=x0.dtype)
 
-    def clip(d):
-        size = jnp.max(jnp.abs(d))
-        ok = jnp.isfinite(size)
-        scale = jnp.where(ok & (size > options.max_step), options.max_step / jnp.where(ok, size, 1.0), 1.0)
-        return jnp.where(ok, d * scale, jnp.zeros_like(d))
+    clip = partial(_clip, max_step=options.max_step)
 
     def line_search(x, f, d, merit):
         points = x[None, :] + alphas[:, None] * d[None, :]

@@ -85,14 +85,21 @@ def _mixing(x, theta):
 def test_derivative_passes_agree_with_a_dense_implicit_derivative(options):
     """Forward and reverse derivatives (preconditioned GMRES, or the dense fallback when GMRES is given
     too few steps to meet its tolerance) equal -J⁻¹ ∂F/∂θ computed densely at the root."""
-    theta = jnp.linspace(0.1, 0.6, 6)
-    x = solve(_mixing, jnp.zeros(6), theta, options)[0]
-    dense = -jnp.linalg.solve(jax.jacfwd(_mixing)(x, theta), jax.jacfwd(_mixing, argnums=1)(x, theta))
-    w = jnp.arange(1.0, 7.0)
-    reverse = jax.grad(lambda t: jnp.dot(w, solve(_mixing, jnp.zeros(6), t, options)[0]))(theta)
+    _assert_derivatives_are_dense_implicit_ones(_mixing, jnp.linspace(0.1, 0.6, 6), options)
+
+
+def _assert_derivatives_are_dense_implicit_ones(fun, theta, options):
+    """Reverse and forward derivatives of the root of fun(·, θ) equal -J⁻¹ ∂F/∂θ formed densely at the root;
+    returns (the forward derivative along w, w)."""
+    n = theta.shape[0]
+    x = solve(fun, jnp.zeros(n), theta, options)[0]
+    dense = -jnp.linalg.solve(jax.jacfwd(fun)(x, theta), jax.jacfwd(fun, argnums=1)(x, theta))
+    w = jnp.arange(1.0, n + 1.0)
+    reverse = jax.grad(lambda t: jnp.dot(w, solve(fun, jnp.zeros(n), t, options)[0]))(theta)
     np.testing.assert_allclose(reverse, w @ dense, rtol=1e-10)
-    forward = jax.jvp(lambda t: solve(_mixing, jnp.zeros(6), t, options)[0], (theta,), (w,))[1]
+    forward = jax.jvp(lambda t: solve(fun, jnp.zeros(n), t, options)[0], (theta,), (w,))[1]
     np.testing.assert_allclose(forward, dense @ w, rtol=1e-10)
+    return forward, w
 
 
 def test_an_unattempted_solve_is_not_converged():
@@ -143,13 +150,7 @@ def test_krylov_mode_finds_the_dense_root_and_counts_its_products():
                          ids=["block_gmres", "dense_fallback"])
 def test_krylov_mode_derivatives_agree_with_a_dense_implicit_derivative(options):
     theta = jnp.linspace(0.1, 0.7, 7)
-    x = solve(_blocks, jnp.zeros(7), theta, KRYLOV)[0]
-    dense = -jnp.linalg.solve(jax.jacfwd(_blocks)(x, theta), jax.jacfwd(_blocks, argnums=1)(x, theta))
-    w = jnp.arange(1.0, 8.0)
-    reverse = jax.grad(lambda t: jnp.dot(w, solve(_blocks, jnp.zeros(7), t, options)[0]))(theta)
-    np.testing.assert_allclose(reverse, w @ dense, rtol=1e-10)
-    forward = jax.jvp(lambda t: solve(_blocks, jnp.zeros(7), t, options)[0], (theta,), (w,))[1]
-    np.testing.assert_allclose(forward, dense @ w, rtol=1e-10)
+    forward, w = _assert_derivatives_are_dense_implicit_ones(_blocks, theta, options)
     eps = 1e-6
     fd = (solve(_blocks, jnp.zeros(7), theta + eps * w, KRYLOV)[0]
           - solve(_blocks, jnp.zeros(7), theta - eps * w, KRYLOV)[0]) / (2 * eps)
