@@ -233,7 +233,7 @@ def test_gradient_wrt_an_elasticity_matches_finite_differences(model, gradients,
 # ---------------------------------------------------------------------------------------------
 # the matrix-free Newton–Krylov solver (SolverOptions(linear="krylov")) gives the same path and gradients
 
-KRYLOV = TIGHT._replace(linear="krylov")
+KRYLOV = TIGHT._replace(linear="krylov", dense_rescue=False)  # the rescue is tested in tests/solver (and doubles compile)
 
 
 def test_krylov_path_and_its_gradient_equal_the_dense_ones(model, reference, gradients):
