@@ -29,6 +29,10 @@ The loop body evaluates the residual at three sites only (the full step; the tri
 3, one site for both; the Jacobian): compile time grows with the number of copies of the residual in the
 program, and the residual is most of it.
 
+``SolverOptions(linear="krylov")`` replaces steps 1–3 by a matrix-free inexact Newton iteration (GMRES on
+Jacobian–vector products, preconditioned by LU factors of the Jacobian's diagonal blocks given by
+``partition``; :func:`_iterate_krylov`), with the dense iteration as its rescue (docs/model.md, "Solver").
+
 Convergence: max|F| ≤ ``tol`` and every entry finite (a NaN never counts as converged; a row-wise
 max can ignore NaN on XLA:CPU, so finiteness is tested separately).
 """
