@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DIVISIONS = {2: "two_regions.csv", 5: "landsdeler.csv", 11: None}
 HYBR_LIMIT = 2000  # unknowns up to which scipy's hybr (dense finite-difference Jacobian) is run
-DENSE_LIMIT = 4000  # unknowns up to which a dense Jacobian is formed (density; the krylov solver's dense rescue)
+DENSE_LIMIT = 4000  # unknowns up to which a dense Jacobian is formed for its density
 
 
 def _economy(n_regions: int):
@@ -112,13 +112,14 @@ def measure(n_regions: int, repeats: int, grad: bool, linear: str = "dense") -> 
     from noreg_jax.drivers import reference_model
     from noreg_jax.dynamics import require_path_converged, simulate
     from noreg_jax.equilibrium import benchmark_point, n_unknowns, residual, solve_equilibrium
-    from noreg_jax.solver import SolverOptions
+    from noreg_jax.solver import SolverOptions, resolve_options
 
     economy = _economy(n_regions)
     b, s = economy.benchmark, economy.benchmark.sets
-    # the dense rescue of the krylov solver compiles a jacfwd Jacobian, whose buffers (≈ 41 GB at 88 regions) the
-    # program holds even when it never runs: off beyond DENSE_LIMIT unknowns
-    options = SolverOptions(linear=linear, dense_rescue=n_unknowns(b) <= DENSE_LIMIT)
+    # the krylov solver's dense rescue compiles a jacfwd Jacobian whose buffers (≈ 41 GB at 88 regions) the program
+    # holds even when it never runs: the solver's own limit (DENSE_RESCUE_UNKNOWNS) turns it off
+    options = SolverOptions(linear=linear)
+    options = options._replace(dense_rescue=resolve_options(options, n_unknowns(b)).dense_rescue)
     row = {"regions": s.n_regions, "solver": linear, "unknowns": n_unknowns(b), "dense_rescue": options.dense_rescue}
     x_bench = benchmark_point(b)
     x_start = perturbed_start(economy, size=0.10, seed=0)

@@ -331,13 +331,13 @@ def cmd_list(args) -> int:
         p = economy.params
         rows = [(f, "x".join(str(n) for n in getattr(p, f).shape) or "scalar") for f in Parameters.__dataclass_fields__]
     else:  # divisions
-        from noreg_jax.data import MAPPINGS_DIR, read_region_mapping, load_sets
+        from noreg_jax.data import MAPPINGS_DIR, load_sets, read_division
 
         sets = load_sets()
         header = ("division", "regions", "file")
         rows = []
         for f in sorted(MAPPINGS_DIR.glob("*.csv")):
-            groups = {g for parts in read_region_mapping(f, sets).values() for g in parts}
+            groups = {g for parts in read_division(f, sets)[0].values() for g in parts}
             rows.append((f.stem, str(len(groups)), f.name))
     widths = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
     for r in [header, *rows]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 DEFAULT_DATA_DIR = Path(__file__).parent / "data" / "benchmark_2018"
 MAPPINGS_DIR = Path(__file__).parent / "data" / "mappings"
+MUNICIPALITIES = Path(__file__).parent / "data" / "zones" / "municipalities.csv"
 TRANSPORT = "TRANS"
 
 
@@ -479,9 +480,7 @@ def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, dict[str, flo
 
     Without ``share`` every region lies in one group (an aggregation, e.g. landsdeler). With it a region may be
     split among several groups, its rows' shares (> 0) summing to 1 (``noreg_jax/data/mappings/README.md``)."""
-    path = Path(path)
-    if not path.is_absolute() and not path.exists():
-        path = MAPPINGS_DIR / path
+    path = _resolve_mapping_path(path)
     df = _read_csv(path, ["region", "group"])
     _codes(df, path, "region", sets.regions, "region")
     missing = sorted(set(sets.regions) - set(df["region"]))
@@ -515,6 +514,86 @@ def read_region_mapping(path: Path | str, sets: Sets) -> dict[str, dict[str, flo
     return out
 
 
+def _resolve_mapping_path(path: Path | str) -> Path:
+    path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = MAPPINGS_DIR / path
+    return path
+
+
+def is_municipality_division(path: Path | str) -> bool:
+    """Whether a mapping file is a division built from municipalities (it has a ``municipality`` column)."""
+    path = _resolve_mapping_path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return False  # read_region_mapping names the problem
+    return "municipality" in [c.strip() for c in header.split(",")]
+
+
+def load_municipalities() -> pd.DataFrame:
+    """The municipalities of 1 January 2020 (``noreg_jax/data/zones/municipalities.csv``, README there): code,
+    name, model county, economic region, employed persons by workplace and residence (SSB 11618, 2020)."""
+    df = _read_csv(MUNICIPALITIES, ["municipality", "county", "employed_workplace"])
+    df["employed_workplace"] = _numeric(df, MUNICIPALITIES, "employed_workplace")
+    return df
+
+
+def read_municipality_division(path: Path | str, sets: Sets) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Read a division built from municipalities (columns ``municipality``, ``region``, optional ``region_name``).
+
+    Every municipality of 2020 lies in exactly one region. Returns (county -> {region: share}, region -> name):
+    a county's share in a region is the region's part of the county's employed persons by workplace (SSB 11618,
+    2020), so that each part is a scaled copy of its county (SYNTHESISED below the county; docs/model.md,
+    Regional divisions) and county and national totals are kept exactly."""
+    path = _resolve_mapping_path(path)
+    df = _read_csv(path, ["municipality", "region"])
+    known = load_municipalities()
+    counties = tuple(dict.fromkeys(known["county"]))
+    if sets.members or set(sets.regions) != set(counties):
+        raise DataError(f"{path}: a division by municipality divides the 11 counties; this benchmark's regions are "
+                        f"{', '.join(sets.regions)}")
+    county_of = dict(zip(known["municipality"], known["county"]))
+    for k, code in enumerate(df["municipality"]):
+        if code not in county_of:
+            hint = " (codes have four digits, e.g. '0301' for Oslo)" if code.isdigit() and len(code) < 4 else ""
+            raise DataError(f"{path}: field 'municipality' has an unknown municipality {code!r} (row {k + 2}); "
+                            f"the codes are those of 1 January 2020{hint}")
+    repeated = df["municipality"].duplicated()
+    if repeated.any():
+        k = int(np.argmax(repeated.to_numpy()))
+        raise DataError(f"{path}: field 'municipality' has {df['municipality'].iloc[k]!r} twice (row {k + 2})")
+    missing = [m for m in known["municipality"] if m not in set(df["municipality"])]
+    if missing:
+        raise DataError(f"{path}: field 'municipality' lacks {len(missing)} of the 356 municipalities, e.g. "
+                        f"{missing[:5]} (every municipality must lie in one region)")
+    blank = df["region"].str.strip() == ""
+    if blank.any():
+        k = int(np.argmax(blank.to_numpy()))
+        raise DataError(f"{path}: field 'region' is empty for municipality {df['municipality'].iloc[k]!r} "
+                        f"(row {k + 2})")
+    if df["region"].nunique() < 2:
+        raise DataError(f"{path}: field 'region' has one value {df['region'].iloc[0]!r} for every municipality; a "
+                        "division needs at least two regions (migration compares each region with the others)")
+    names: dict[str, str] = {}
+    if "region_name" in df.columns:
+        for k, (g, name) in enumerate(zip(df["region"], df["region_name"])):
+            if names.setdefault(g, name) != name:
+                raise DataError(f"{path}: field 'region_name' of region {g!r} is {names[g]!r} and {name!r} "
+                                f"(row {k + 2}); one name a region")
+    jobs = dict(zip(known["municipality"], known["employed_workplace"]))
+    weight: dict[str, dict[str, float]] = {c: {} for c in sets.regions}
+    for m, g in zip(df["municipality"], df["region"]):
+        parts = weight[county_of[m]]
+        parts[g] = parts.get(g, 0.0) + float(jobs[m])
+    mapping = {}
+    for c, parts in weight.items():
+        total = sum(parts.values())
+        mapping[c] = {g: v / total for g, v in sorted(parts.items())}
+    return mapping, names
+
+
 def split_mapping(sets: Sets, parts: dict[str, int]) -> dict[str, dict[str, float]]:
     """A division that splits region r into ``parts[r]`` equal parts (``r1``, ``r2``, …) and keeps the others.
 
@@ -528,15 +607,26 @@ def split_mapping(sets: Sets, parts: dict[str, int]) -> dict[str, dict[str, floa
     return out
 
 
-def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
+def read_division(path: Path | str, sets: Sets) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Either kind of mapping file: (region -> {group: share}, group -> name); names only where the file has them
+    (a division by municipality, :func:`read_municipality_division`; else :func:`read_region_mapping`)."""
+    if is_municipality_division(path):
+        return read_municipality_division(path, sets)
+    return read_region_mapping(path, sets), {}
+
+
+def aggregate_regions(b: Benchmark, mapping: dict | Path | str, names: dict[str, str] | None = None) -> Benchmark:
     """The benchmark on another division of its regions: groups of regions summed (e.g. landsdeler; flows within a
     group become own-region), and regions split into shares (each part a scaled copy of every flow of its region;
     flows between the parts of one region are shares of its own-region flows, at its own distance).
 
     ``mapping``: a mapping file (:func:`read_region_mapping`) or a dict region -> group or region -> {group: share}.
+    ``names``: group -> name (a division file's ``region_name``); other groups are named after their counties.
     Aggregating a split back gives the original benchmark exactly."""
     if not isinstance(mapping, dict):
-        mapping = read_region_mapping(mapping, b.sets)
+        mapping, file_names = read_division(mapping, b.sets)
+        names = {**file_names, **(names or {})}
+    names = names or {}
     mapping = {r: ({g: 1.0} if isinstance(g, str) else dict(g)) for r, g in mapping.items()}
     s = b.sets
     groups = tuple(dict.fromkeys(g for r in s.regions for g in mapping[r]))
@@ -549,7 +639,7 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     trade = agg2(b.trade)
     weights = np.asarray(b.trade).sum(axis=2) + 1e-12
     dist = agg2(np.asarray(b.distance) * weights) / agg2(weights)
-    members, shares, names = [], [], []
+    members, shares, region_names = [], [], []
     for gi in range(len(groups)):
         cols = [n for n in range(s.n_regions) if A[gi, n] > 0]
         counties: dict[str, float] = {}
@@ -558,11 +648,11 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
                 counties[c] = counties.get(c, 0.0) + A[gi, n] * f
         members.append(tuple(counties))
         shares.append(tuple(1.0 if abs(f - 1.0) < 1e-12 else float(f) for f in counties.values()))
-        names.append(" + ".join(s.region_names[n] if A[gi, n] == 1.0 else f"{s.region_names[n]} ({100 * A[gi, n]:.4g} %)"
-                                for n in cols))
-    names = [f"{name} [{g}]" if names.count(name) > 1 else name for name, g in zip(names, groups)]
+        region_names.append(names.get(groups[gi]) or " + ".join(
+            s.region_names[n] if A[gi, n] == 1.0 else f"{s.region_names[n]} ({100 * A[gi, n]:.4g} %)" for n in cols))
+    region_names = [f"{n} [{g}]" if region_names.count(n) > 1 else n for n, g in zip(region_names, groups)]
     split = any(f != 1.0 for fs in shares for f in fs)
-    sets = Sets(groups, tuple(names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
+    sets = Sets(groups, tuple(region_names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
                 tuple(members), tuple(shares) if split else (), education_names=s.education_names)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
     fields = {}

@@ -32,7 +32,7 @@ import numpy as np
 from noreg_jax.blocks import government, households, production, shelf, trade
 from noreg_jax.data import Benchmark
 from noreg_jax.parameters import Economy, benchmark_tax_rates
-from noreg_jax.solver import SolverOptions, solve
+from noreg_jax.solver import SolverOptions, resolve_options, solve
 
 UNKNOWNS = ("log_p_domestic", "log_activity", "log_rental", "log_wage", "log_transfer_scale")
 EQUATIONS = ("zero_profit", "domestic_market", "capital_market", "labour_market", "government_budget")
@@ -56,10 +56,11 @@ def region_partition(b: Benchmark) -> tuple:
 
 
 def with_partition(options: SolverOptions, b: Benchmark) -> SolverOptions:
-    """``options`` with the region partition filled in where the krylov solver needs it and none is given."""
-    if options.linear == "krylov" and not options.partition:
-        return options._replace(partition=region_partition(b))
-    return options
+    """``options`` for this benchmark's system: the region partition filled in where the krylov solver may need
+    it and none is given, and the automatic choices made (``solver.resolve_options``)."""
+    if options.linear in ("auto", "krylov") and not options.partition:
+        options = options._replace(partition=region_partition(b))
+    return resolve_options(options, n_unknowns(b))
 
 
 def unpack(x, b: Benchmark) -> dict:

@@ -65,15 +65,35 @@ class SolverOptions(NamedTuple):
     tangent_restarts: int = 4  # GMRES restarts before the dense fallback
     # linear algebra of the Newton steps: "dense" (jacfwd Jacobian, LU, Broyden updates) or "krylov"
     # (matrix-free Newton–GMRES on Jacobian–vector products, preconditioned by the LU of the Jacobian's
-    # diagonal blocks; ``partition`` gives each unknown's block, −1 for unknowns coupled to all blocks)
-    linear: str = "dense"
+    # diagonal blocks; ``partition`` gives each unknown's block, −1 for unknowns coupled to all blocks);
+    # "auto": krylov above AUTO_KRYLOV_UNKNOWNS unknowns when a partition is given, else dense
+    linear: str = "auto"
     partition: tuple = ()
     krylov_restart: int = 40  # GMRES Krylov dimension before a restart (Newton steps, krylov mode)
     krylov_restarts: int = 5  # GMRES restarts per Newton step (and per derivative pass, krylov mode)
     refresh_matvecs: int = 60  # refresh the block preconditioner when a Newton step needs more products
     # krylov mode: the dense iteration takes over where it stops short; compiles ≈ 2× longer, and the program holds
-    # the buffers of a jacfwd Jacobian even when it never runs (≈ 41 GB at 88 regions): turn off for large systems
-    dense_rescue: bool = True
+    # the buffers of a jacfwd Jacobian even when it never runs (≈ 41 GB at 88 regions); None: on up to
+    # DENSE_RESCUE_UNKNOWNS unknowns
+    dense_rescue: bool | None = None
+
+
+#: ``linear="auto"`` chooses the krylov solver above this many unknowns (a partition given): there the dense
+#: Jacobian is what a path costs (22 regions, 1,673 unknowns: path 8.3 s dense, 3.1 s krylov; README, Benchmarks);
+#: at and below the 11 counties (837) the dense solver stays, the one the test suite runs everywhere.
+AUTO_KRYLOV_UNKNOWNS = 1000
+#: ``dense_rescue=None`` keeps the dense rescue up to this many unknowns (its Jacobian's buffers: 41 GB at 6,689).
+DENSE_RESCUE_UNKNOWNS = 4000
+
+
+def resolve_options(options: SolverOptions, n: int) -> SolverOptions:
+    """``options`` with its automatic choices (``linear="auto"``, ``dense_rescue=None``) made for n unknowns."""
+    if options.linear == "auto":
+        krylov = n > AUTO_KRYLOV_UNKNOWNS and len(options.partition) == n
+        options = options._replace(linear="krylov" if krylov else "dense")
+    if options.dense_rescue is None:
+        options = options._replace(dense_rescue=n <= DENSE_RESCUE_UNKNOWNS)
+    return options
 
 
 class SolveStatus(eqx.Module):
@@ -247,6 +267,7 @@ def _iterate(fun: Callable, x0, options: SolverOptions, factors, attempt=True):
 def initial_factors(n: int, options: SolverOptions = SolverOptions(), dtype=jnp.float64):
     """Empty solver state (count −1), so that the first iteration builds its own: LU factors and Broyden memory
     (dense mode) or the LU factors of the diagonal blocks (krylov mode)."""
+    options = resolve_options(options, n)
     if options.linear == "krylov":
         index = _block_layout(options, n)[0]
         n_blocks, size = index.shape
@@ -545,8 +566,8 @@ def _root_jvp(fun, options, primals, tangents):
 
 
 def _check_options(options: SolverOptions, n: int):
-    if options.linear not in ("dense", "krylov"):
-        raise ValueError(f"SolverOptions.linear is {options.linear!r}; expected 'dense' or 'krylov'")
+    if options.linear not in ("auto", "dense", "krylov"):
+        raise ValueError(f"SolverOptions.linear is {options.linear!r}; expected 'auto', 'dense' or 'krylov'")
     if options.linear == "krylov":
         _block_layout(options, n)
 
@@ -564,6 +585,7 @@ def solve(residual: Callable, x0, args, options: SolverOptions = SolverOptions()
     """
     x0 = jnp.asarray(x0)
     _check_options(options, x0.shape[0])
+    options = resolve_options(options, x0.shape[0])
     fun, consts = jax.closure_convert(lambda x: residual(x, args), x0)
     if factors is None and options.linear == "krylov":
         factors = initial_factors(x0.shape[0], options, x0.dtype)  # the first iteration builds the blocks

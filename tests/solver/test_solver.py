@@ -175,6 +175,19 @@ def test_krylov_mode_without_a_partition_is_a_clear_error():
         solve(_blocks, jnp.zeros(7), jnp.ones(7), SolverOptions(linear="sparse"))
 
 
+def test_auto_options_choose_by_size():
+    from noreg_jax.solver import AUTO_KRYLOV_UNKNOWNS, DENSE_RESCUE_UNKNOWNS, resolve_options
+
+    small, large = AUTO_KRYLOV_UNKNOWNS, AUTO_KRYLOV_UNKNOWNS + 1
+    assert resolve_options(SolverOptions(partition=(0,) * small), small).linear == "dense"
+    assert resolve_options(SolverOptions(partition=(0,) * large), large).linear == "krylov"
+    assert resolve_options(SolverOptions(), large).linear == "dense"  # no partition: no blocks to precondition by
+    assert resolve_options(SolverOptions(linear="dense"), large).linear == "dense"  # a choice made stays
+    assert resolve_options(SolverOptions(), DENSE_RESCUE_UNKNOWNS).dense_rescue is True
+    assert resolve_options(SolverOptions(), DENSE_RESCUE_UNKNOWNS + 1).dense_rescue is False
+    assert resolve_options(SolverOptions(dense_rescue=True), DENSE_RESCUE_UNKNOWNS + 1).dense_rescue is True
+
+
 def test_krylov_mode_hands_a_failed_iteration_to_the_dense_one():
     """F(x) = ∛(x − a): every Newton step overshoots (to a − 2(x − a)) and the one shorter step allowed (0.9) too,
     so the krylov iteration stops; the dense iteration's Levenberg–Marquardt must take over and converge."""

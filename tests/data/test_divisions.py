@@ -1,0 +1,138 @@
+"""Divisions built from municipalities (noreg_jax.data.read_municipality_division; docs/model.md, Regional divisions).
+
+A division file puts each of the 356 municipalities of 2020 in one region; each county is divided among its
+regions by employed persons by workplace (SSB 11618). Tested: the county division is today's benchmark, the
+shipped divisions keep county totals exactly, a small mixed division replicates and runs a path whose
+migration sums to zero, and every bad file is refused with the file, field and value.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from noreg_jax.data import (MAPPINGS_DIR, Benchmark, DataError, accounting_gaps, aggregate_regions, load_benchmark,
+                            load_municipalities, read_division)
+from noreg_jax.drivers import reference_model
+from noreg_jax.dynamics import require_path_converged, simulate
+from noreg_jax.equilibrium import benchmark_point, residual
+from noreg_jax.parameters import load_economy
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    return load_benchmark()
+
+
+@pytest.fixture(scope="module")
+def municipalities():
+    return load_municipalities()
+
+
+def _fields(b):
+    return {f: np.asarray(getattr(b, f)) for f in Benchmark.__dataclass_fields__ if f not in ("sets", "shelf")}
+
+
+def _write(tmp_path, table: pd.DataFrame, name="division.csv"):
+    path = tmp_path / name
+    table.to_csv(path, index=False)
+    return path
+
+
+def _mixed(municipalities) -> pd.DataFrame:
+    """Trondheim, the rest of Trøndelag, Oslo + Viken, the rest of the country: four regions, two of them parts."""
+    m = municipalities
+    region = np.where(m["economic_region"] == "ER50003", "TRH",
+                      np.where(m["county"] == "TRO", "TRO_REST", np.where(m["county"].isin(["OSL", "VIK"]),
+                                                                          "OSVI", "REST")))
+    return pd.DataFrame({"municipality": m["municipality"], "region": region})
+
+
+def test_the_county_division_is_the_benchmark(benchmark):
+    by_county = aggregate_regions(benchmark, "counties_by_municipality.csv")
+    assert by_county.sets.regions == benchmark.sets.regions
+    assert by_county.sets.region_names == benchmark.sets.region_names
+    for name, value in _fields(benchmark).items():
+        if name == "distance":  # the trade-weighted mean of one distance: (d·w)/w
+            np.testing.assert_allclose(_fields(by_county)[name], value, rtol=1e-14, err_msg=name)
+        else:
+            np.testing.assert_array_equal(_fields(by_county)[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("file, n_regions", [("economic_regions.csv", 85), ("trondelag_economic_regions.csv", 19)])
+def test_shipped_divisions_keep_every_county_total(file, n_regions, benchmark, municipalities):
+    divided = aggregate_regions(benchmark, file)
+    s = divided.sets
+    assert s.n_regions == n_regions and len(set(s.region_names)) == n_regions
+    assert max(float(np.abs(g).max()) for g in accounting_gaps(divided).values()) < 1e-7
+    back = aggregate_regions(divided, {g: s.counties_of(n)[0] for n, g in enumerate(s.regions)})
+    assert back.sets.regions == benchmark.sets.regions
+    for name, value in _fields(benchmark).items():
+        np.testing.assert_allclose(_fields(back)[name], value, rtol=1e-12, atol=1e-9, err_msg=name)
+    # a part's share of its county is its municipalities' share of the county's jobs (SSB 11618)
+    trh = "ER50003" if "ER50003" in s.regions else None
+    if trh:
+        m = municipalities
+        jobs = m.groupby("economic_region")["employed_workplace"].sum()
+        expected = jobs["ER50003"] / m.loc[m["county"] == "TRO", "employed_workplace"].sum()
+        assert s.county_shares_of(s.region(trh)) == pytest.approx((expected,), rel=1e-14)
+        assert s.region_names[s.region(trh)] == "Trondheim"
+
+
+def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, municipalities):
+    path = _write(tmp_path, _mixed(municipalities))
+    economy = load_economy(regions=path)
+    s = economy.benchmark.sets
+    assert set(s.regions) == {"TRH", "TRO_REST", "OSVI", "REST"}
+    assert s.counties_of(s.region("OSVI")) == ("OSL", "VIK") and s.county_shares_of(s.region("OSVI")) == (1.0, 1.0)
+    assert s.regions_of_counties(["TRO"]) == ("TRH", "TRO_REST")
+    f = residual(benchmark_point(economy.benchmark), economy)  # replication: the benchmark solves every equation
+    assert float(np.abs(np.asarray(f)).max()) < 1e-9
+    model = reference_model(economy)
+    path_result = require_path_converged(jax.jit(simulate)(model), model)
+    migration = np.asarray(path_result.migration)  # (T, R, E), thousand persons
+    np.testing.assert_allclose(migration.sum(axis=1), 0.0, atol=1e-9)
+    assert np.abs(migration).max() > 1e-3  # the regions differ, so people do move
+
+
+def _bad(municipalities, change):
+    table = _mixed(municipalities)
+    return change(table.copy())
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (lambda t: t.iloc[1:], "'municipality'", ["lacks 1 of the 356", "'0301'"]),
+    (lambda t: pd.concat([t, t.iloc[[5]]]), "'municipality'", ["twice (row 358)"]),
+    (lambda t: t.assign(municipality=t["municipality"].where(t.index != 3, "9999")), "'municipality'",
+     ["unknown municipality '9999' (row 5)"]),
+    (lambda t: t.assign(municipality=t["municipality"].where(t.index != 0, "301")), "'municipality'",
+     ["unknown municipality '301'", "four digits"]),
+    (lambda t: t.assign(region=t["region"].where(t.index != 2, "")), "'region'", ["empty", "row 4"]),
+    (lambda t: t.assign(region="NORWAY"), "'region'", ["'NORWAY'", "at least two regions"]),
+    (lambda t: t.assign(region_name=np.where(t.index == 7, "Trondheim", t["region"])), "'region_name'",
+     ["one name a region"]),
+])
+def test_bad_division_files_name_the_file_field_and_value(change, field, words, tmp_path, benchmark, municipalities):
+    path = _write(tmp_path, _bad(municipalities, change))
+    with pytest.raises(DataError) as info:
+        aggregate_regions(benchmark, path)
+    message = str(info.value)
+    for part in (str(path), field, *words):
+        assert part in message, (part, message)
+
+
+def test_a_division_by_municipality_needs_the_county_benchmark(tmp_path, benchmark, municipalities):
+    two = aggregate_regions(benchmark, "two_regions.csv")
+    path = _write(tmp_path, _mixed(municipalities))
+    with pytest.raises(DataError, match="divides the 11 counties; this benchmark's regions are OSVI, REST"):
+        aggregate_regions(two, path)
+
+
+def test_every_shipped_mapping_file_reads(benchmark):
+    for f in sorted(MAPPINGS_DIR.glob("*.csv")):
+        mapping, names = read_division(f, benchmark.sets)
+        assert set(mapping) == set(benchmark.sets.regions), f
+        for parts in mapping.values():
+            assert sum(parts.values()) == pytest.approx(1.0, abs=1e-12), f
