@@ -90,7 +90,9 @@ def _unknown_code(code, labels, what, sets=None) -> str:
         if holders:
             if len(holders) == 1:
                 return f"is a county that lies in the region {holders[0]} of this division; name that region instead"
-            return f"is a county split among the regions {', '.join(holders)} of this division; name them instead"
+            return (f"is a county split among the regions {', '.join(holders)} of this division; name them instead "
+                    "(a growth or percent shock may name a county whose parts hold nothing else; a level would be "
+                    "given to every part)")
     close = difflib.get_close_matches(code, labels, n=3, cutoff=0.5) or \
         [c for c in labels if c.lower() == str(code).lower()]
     hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
@@ -111,6 +113,23 @@ def _codes(path, field, raw, labels, what, sets=None):
             raise _err(path, field, c, _unknown_code(c, labels, what, sets))
         out.append(labels.index(c))
     return out
+
+
+def _split_counties(raw, sets):
+    """A shock's region codes with each county that this division splits into parts (regions holding that county
+    alone) replaced by its parts: for a rate (growth, percent) the same rate in every part is the county's rate.
+    A level would be given to every part, so a level shock must name the parts (:func:`_unknown_code` says so)."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
+        return raw  # _codes names the problem
+    out = []
+    for code in items:
+        holders = [n for n in range(sets.n_regions) if code not in sets.regions and code in sets.counties_of(n)]
+        if len(holders) > 1 and all(sets.counties_of(n) == (code,) for n in holders):
+            out += [sets.regions[n] for n in holders]
+        else:
+            out.append(code)
+    return out if isinstance(raw, list) or len(out) > 1 else raw
 
 
 def _number(path, field, raw):
@@ -183,7 +202,11 @@ def scenario_from_table(path: Path, data: dict, model: PathModel, default_name, 
         if not isinstance(driver, str) or driver not in DRIVERS:
             raise _err(path, f"{where}.driver", driver, f"is not a driver; known: {', '.join(DRIVERS)}")
         dims = DRIVERS[driver]
-        regions = _codes(path, f"{where}.region", raw.get("region"), s.regions, "region", s)
+        mode = raw.get("mode", "growth")
+        if not isinstance(mode, str) or mode not in MODES:
+            raise _err(path, f"{where}.mode", mode, f"must be one of {', '.join(MODES)}")
+        region_codes = _split_counties(raw.get("region"), s) if mode in ("growth", "percent") else raw.get("region")
+        regions = _codes(path, f"{where}.region", region_codes, s.regions, "region", s)
         if dims[1] == "sector":
             if "education" in raw:
                 raise _err(path, f"{where}.education", raw["education"], f"does not apply to driver {driver!r}")
@@ -198,9 +221,6 @@ def scenario_from_table(path: Path, data: dict, model: PathModel, default_name, 
             raise _err(path, f"{where}.years", yrs, "must be [first, last], two integer years")
         if not (FIRST_YEAR <= yrs[0] <= yrs[1] <= LAST_YEAR):
             raise _err(path, f"{where}.years", yrs, f"must satisfy {FIRST_YEAR} <= first <= last <= {LAST_YEAR}")
-        mode = raw.get("mode", "growth")
-        if not isinstance(mode, str) or mode not in MODES:
-            raise _err(path, f"{where}.mode", mode, f"must be one of {', '.join(MODES)}")
         value = _number(path, f"{where}.value", raw.get("value"))
         transfer = raw.get("transfer_from")
         transfer_idx = None

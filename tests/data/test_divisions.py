@@ -136,3 +136,24 @@ def test_every_shipped_mapping_file_reads(benchmark):
         assert set(mapping) == set(benchmark.sets.regions), f
         for parts in mapping.values():
             assert sum(parts.values()) == pytest.approx(1.0, abs=1e-12), f
+
+
+def test_a_rate_shock_on_a_split_county_is_given_to_each_part_and_a_level_shock_is_refused(tmp_path):
+    from noreg_jax.article import SCENARIOS_DIR
+    from noreg_jax.scenarios import ScenarioError, parse_scenario
+
+    model = reference_model(load_economy(regions="trondelag_economic_regions.csv"))
+    s = model.economy.benchmark.sets
+    parts = [n for n, r in enumerate(s.regions) if s.counties_of(n) == ("TRO",)]
+    assert len(parts) == 9
+    [shock] = parse_scenario(SCENARIOS_DIR / "trondelag_vocational.toml", model).shocks
+    selected = np.flatnonzero(np.asarray(shock.selection).any(axis=1))
+    assert selected.tolist() == sorted(parts)
+    [only] = parse_scenario(SCENARIOS_DIR / "trondheim_vocational.toml", model).shocks
+    assert np.flatnonzero(np.asarray(only.selection).any(axis=1)).tolist() == [s.region("ER50003")]
+    level = tmp_path / "level.toml"
+    level.write_text('name = "x"\n[[shocks]]\ndriver = "workers"\nregion = "TRO"\neducation = "voc"\n'
+                     'years = [2025, 2035]\nmode = "level"\nvalue = 1.0\n')
+    with pytest.raises(ScenarioError, match="a level would be given to every part") as info:
+        parse_scenario(level, model)
+    assert str(level) in str(info.value) and "'TRO'" in str(info.value)
