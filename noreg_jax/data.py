@@ -564,7 +564,8 @@ def read_municipality_division(path: Path | str, sets: Sets) -> tuple[dict[str, 
     if repeated.any():
         k = int(np.argmax(repeated.to_numpy()))
         raise DataError(f"{path}: field 'municipality' has {df['municipality'].iloc[k]!r} twice (row {k + 2})")
-    missing = [m for m in known["municipality"] if m not in set(df["municipality"])]
+    present = set(df["municipality"])
+    missing = [m for m in known["municipality"] if m not in present]
     if missing:
         raise DataError(f"{path}: field 'municipality' lacks {len(missing)} of the 356 municipalities, e.g. "
                         f"{missing[:5]} (every municipality must lie in one region)")
@@ -591,6 +592,12 @@ def read_municipality_division(path: Path | str, sets: Sets) -> tuple[dict[str, 
     for c, parts in weight.items():
         total = sum(parts.values())
         mapping[c] = {g: v / total for g, v in sorted(parts.items())}
+    for g in dict.fromkeys(df["region"]):
+        whole = [c for c, parts in mapping.items() if parts.get(g) == 1.0]
+        if g in counties and whole != [g]:
+            raise DataError(f"{path}: field 'region' uses the county code {g!r} for a region that is not the whole of "
+                            f"that county and nothing else; a scenario naming {g!r} would mean the county: choose "
+                            "another code")
     return mapping, names
 
 

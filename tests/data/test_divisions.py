@@ -113,6 +113,8 @@ def _bad(municipalities, change):
     (lambda t: t.assign(region="NORWAY"), "'region'", ["'NORWAY'", "at least two regions"]),
     (lambda t: t.assign(region_name=np.where(t.index == 7, "Trondheim", t["region"])), "'region_name'",
      ["one name a region"]),
+    (lambda t: t.assign(region=t["region"].replace("TRH", "TRO")), "'region'",
+     ["county code 'TRO'", "choose another code"]),
 ])
 def test_bad_division_files_name_the_file_field_and_value(change, field, words, tmp_path, benchmark, municipalities):
     path = _write(tmp_path, _bad(municipalities, change))
