@@ -118,8 +118,7 @@ def measure(n_regions: int, repeats: int, grad: bool, linear: str = "dense") -> 
     b, s = economy.benchmark, economy.benchmark.sets
     # the krylov solver's dense rescue compiles a jacfwd Jacobian whose buffers (≈ 41 GB at 88 regions) the program
     # holds even when it never runs: the solver's own limit (DENSE_RESCUE_UNKNOWNS) turns it off
-    options = SolverOptions(linear=linear)
-    options = options._replace(dense_rescue=resolve_options(options, n_unknowns(b)).dense_rescue)
+    options = resolve_options(SolverOptions(linear=linear), n_unknowns(b))
     row = {"regions": s.n_regions, "solver": linear, "unknowns": n_unknowns(b), "dense_rescue": options.dense_rescue}
     x_bench = benchmark_point(b)
     x_start = perturbed_start(economy, size=0.10, seed=0)

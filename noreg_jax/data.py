@@ -527,7 +527,7 @@ def is_municipality_division(path: Path | str) -> bool:
     try:
         with open(path, encoding="utf-8") as fh:
             header = fh.readline()
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the path (found by the fuzzer)
         return False  # read_region_mapping names the problem
     return "municipality" in [c.strip() for c in header.split(",")]
 
@@ -622,18 +622,17 @@ def read_division(path: Path | str, sets: Sets) -> tuple[dict[str, dict[str, flo
     return read_region_mapping(path, sets), {}
 
 
-def aggregate_regions(b: Benchmark, mapping: dict | Path | str, names: dict[str, str] | None = None) -> Benchmark:
+def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     """The benchmark on another division of its regions: groups of regions summed (e.g. landsdeler; flows within a
     group become own-region), and regions split into shares (each part a scaled copy of every flow of its region;
     flows between the parts of one region are shares of its own-region flows, at its own distance).
 
     ``mapping``: a mapping file (:func:`read_region_mapping`) or a dict region -> group or region -> {group: share}.
-    ``names``: group -> name (a division file's ``region_name``); other groups are named after their counties.
+    Groups are named by a division file's ``region_name``, else after their counties.
     Aggregating a split back gives the original benchmark exactly."""
+    names: dict[str, str] = {}
     if not isinstance(mapping, dict):
-        mapping, file_names = read_division(mapping, b.sets)
-        names = {**file_names, **(names or {})}
-    names = names or {}
+        mapping, names = read_division(mapping, b.sets)
     mapping = {r: ({g: 1.0} if isinstance(g, str) else dict(g)) for r, g in mapping.items()}
     s = b.sets
     groups = tuple(dict.fromkeys(g for r in s.regions for g in mapping[r]))

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noreg_jax.config_files import field_error, finite_number, read_toml
+from noreg_jax.data import DataError
 from noreg_jax.dynamics import FIRST_YEAR, LAST_YEAR, PathModel
 from noreg_jax.parameters import PRODUCTION_ELASTICITIES, STRICTLY_POSITIVE, TRADE_ELASTICITIES
 
@@ -124,11 +125,11 @@ def _split_counties(raw, sets):
         return raw  # _codes names the problem
     out = []
     for code in items:
-        holders = [n for n in range(sets.n_regions) if code not in sets.regions and code in sets.counties_of(n)]
-        if len(holders) > 1 and all(sets.counties_of(n) == (code,) for n in holders):
-            out += [sets.regions[n] for n in holders]
-        else:
-            out.append(code)
+        try:
+            parts = sets.regions_of_counties([code])
+        except DataError:  # not a county, or one that shares a region with others: _codes says which
+            parts = ()
+        out += list(parts) if len(parts) > 1 else [code]
     return out if isinstance(raw, list) or len(out) > 1 else raw
 
 

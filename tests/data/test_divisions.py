@@ -159,3 +159,8 @@ def test_a_rate_shock_on_a_split_county_is_given_to_each_part_and_a_level_shock_
     with pytest.raises(ScenarioError, match="a level would be given to every part") as info:
         parse_scenario(level, model)
     assert str(level) in str(info.value) and "'TRO'" in str(info.value)
+
+
+def test_a_path_that_cannot_name_a_file_is_a_data_error(benchmark):
+    with pytest.raises(DataError, match="file is missing"):
+        aggregate_regions(benchmark, "two\x00regions.csv")
