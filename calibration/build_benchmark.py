@@ -43,6 +43,7 @@ SIOT_DIR = SOURCES_DIR / "ssb_siot_2018"
 FILE_11713 = SOURCES_DIR / "SSB_11713_2018_BRP_employment_by_2020county_x_industry.csv"
 FILE_09429 = SOURCES_DIR / "SSB_09429_education_level_2020_by_county.csv"
 FILE_POPULATION = SOURCES_DIR / "county_population_2018-2023_2020borders.csv"
+FILE_03321 = SOURCES_DIR / "zones" / "ssb03321_commuting_kommune_2020.csv"
 FILE_ELAS = SOURCES_DIR / "remes_pattern" / "TestElasNo__ELAS.csv"
 FILE_ELASP = SOURCES_DIR / "remes_pattern" / "TestElasNo__ELASp.csv"
 
@@ -510,6 +511,28 @@ def compensation_by_education(sector_compensation, persons, national_ratio, iter
 # ----------------------------------------------------------------------------------------------------------
 # Step 7-8: households, government, final demand, imports
 # ----------------------------------------------------------------------------------------------------------
+def commuting_origins(sets: Sets) -> np.ndarray:
+    """φ[r, w]: the share of the persons employed in county w who live in county r; each column sums to 1.
+
+    SSB 03321, employed persons 15-74 by municipality of residence and of work, 4th quarter 2020, in the
+    municipalities of 2020 (whose first two digits are the county of 2020, the model's borders; docs/data.md).
+    The table has no education: every group commutes alike (ASSUMED)."""
+    rows = read_rows(FILE_03321)
+    index = {number: k for k, number in enumerate(sets.county_numbers)}
+    flows = np.zeros((len(sets.regions), len(sets.regions)))
+    for n, row in enumerate(rows):
+        try:
+            r, w = index[row["residence_kommune"][:2]], index[row["work_kommune"][:2]]
+            persons = float(row["employed_persons"])
+        except (KeyError, ValueError) as exc:
+            raise BenchmarkError(f"{FILE_03321}: row {n + 2} {row} is not a flow between municipalities of the "
+                                 f"model's counties ({exc!r})") from None
+        flows[r, w] += persons
+    if np.any(flows.sum(axis=0) <= 0):
+        raise BenchmarkError(f"{FILE_03321}: no employed persons work in {sets.regions[int(np.argmin(flows.sum(0)))]}")
+    return flows / flows.sum(axis=0, keepdims=True)
+
+
 def households_and_final_demand(sets: Sets, nat: dict[str, np.ndarray], prod: dict[str, np.ndarray],
                                 persons: np.ndarray, compensation: np.ndarray, src: RegionalSources,
                                 assume: dict[str, float], log: dict) -> dict[str, np.ndarray]:
@@ -518,8 +541,12 @@ def households_and_final_demand(sets: Sets, nat: dict[str, np.ndarray], prod: di
     population_share = src.population / src.population.sum()
     shelf = prod["shelf"]
     host = shelf["host"][:, None]  # the shelf's workers live, and its purchases are made, in the host counties
-    wage_income = compensation.sum(axis=1) + host * shelf["compensation_by_education"].sum(axis=0)[None, :]
-    labour_force = persons.sum(axis=1) + host * shelf["persons_by_education"].sum(axis=0)[None, :]
+    workplace_pay = compensation.sum(axis=1) + host * shelf["compensation_by_education"].sum(axis=0)[None, :]
+    workplace_persons = persons.sum(axis=1) + host * shelf["persons_by_education"].sum(axis=0)[None, :]
+    origins = commuting_origins(sets)[:, :, None]  # [residence, workplace, 1]
+    commuting = origins * workplace_pay[None]  # [residence, workplace, e] wage bill
+    commuting_persons = origins * workplace_persons[None]
+    wage_income, labour_force = commuting.sum(axis=1), commuting_persons.sum(axis=1)  # by residence
     capital_total = prod["capital"].sum() + shelf["capital"].sum()
     capital_income = assume["household_capital_income_share"] * capital_total * wage_income / wage_income.sum()
     transfers = assume["transfers"] * population / population.sum()
@@ -552,6 +579,8 @@ def households_and_final_demand(sets: Sets, nat: dict[str, np.ndarray], prod: di
     shelf_deliveries = (shelf["output"] - shelf["exports"])[None, :] * use_share
     return {
         "shelf_deliveries": shelf_deliveries,
+        "commuting": commuting,
+        "commuting_persons": commuting_persons,
         "population": population,
         "labour_force": labour_force,
         "wage_income": wage_income,
@@ -663,6 +692,8 @@ class Benchmark:
     inventories: np.ndarray
     household_consumption: np.ndarray  # [r, e, i]
     households: dict[str, np.ndarray]  # each [r, e]
+    commuting: np.ndarray  # [residence, workplace, e] wage bill, NOK million
+    commuting_persons: np.ndarray  # [residence, workplace, e] thousand employed persons
     imports: np.ndarray
     trade_value: np.ndarray  # [origin, destination, good]
     trade_margin: np.ndarray
@@ -726,6 +757,7 @@ def build(verbose: bool = False) -> Benchmark:
         compensation=compensation, persons=persons, intermediate=intermediate, government=fd["government"],
         investment=fd["investment"], inventories=fd["inventories"],
         household_consumption=fd["household_consumption"], households=households, imports=fd["imports"],
+        commuting=fd["commuting"], commuting_persons=fd["commuting_persons"],
         trade_value=trade_value, trade_margin=trade_margin, km=km, national=national, shelf=shelf, log=log,
     )
     log["residuals"] = verify(bench)
@@ -771,6 +803,8 @@ def identity_terms(b: Benchmark) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
                    sh["capital"], sh["production_tax"])
     shelf_sales = (sh["deliveries"].sum(axis=0), sh["exports"])
     hosted_wages = sh["host"][:, None] * sh["compensation"].sum(axis=0)[None, :]
+    workplace_pay = b.compensation.sum(axis=1) + hosted_wages
+    workplace_persons = b.persons.sum(axis=1) + sh["host"][:, None] * sh["persons"].sum(axis=0)[None, :]
     capital = b.capital.sum() + sh["capital"].sum()
     consumption = b.household_consumption.sum(axis=2)
     income = (h["wage_income"], h["capital_income"], h["transfers"])
@@ -798,9 +832,14 @@ def identity_terms(b: Benchmark) -> dict[str, tuple[np.ndarray, np.ndarray, np.n
         "identity 1s (shelf output = costs)": (sh["output"], sum(shelf_costs), abs_sum(shelf_costs), [s.sectors]),
         "identity 2s (shelf output = deliveries + exports)": (sh["output"], sum(shelf_sales), abs_sum(shelf_sales),
                                                               [s.sectors]),
-        "identity 5a (wage_income = compensation + hosted shelf pay)": (h["wage_income"],
-                                                                         b.compensation.sum(axis=1) + hosted_wages,
-                                                                         h["wage_income"], regions_education),
+        "identity 5a (wage_income = pay of the residents by workplace)": (h["wage_income"], b.commuting.sum(axis=1),
+                                                                          h["wage_income"], regions_education),
+        "identity 5c (compensation + hosted shelf pay = pay by residence)": (
+            workplace_pay, b.commuting.sum(axis=0), workplace_pay, regions_education),
+        "identity 5d (labour_force = residents employed by workplace)": (
+            h["labour_force"], b.commuting_persons.sum(axis=1), h["labour_force"], regions_education),
+        "identity 5e (persons + hosted shelf persons = employed by residence)": (
+            workplace_persons, b.commuting_persons.sum(axis=0), workplace_persons, regions_education),
         "identity 5b (household income = spending)": (sum(income), sum(spending), abs_sum(income), regions_education),
         "identity 6 (capital income)": (np.array([capital]),
                                         np.array([h["capital_income"].sum() + n["government_capital_income"]
@@ -1047,6 +1086,9 @@ def write(b: Benchmark, out_root: Path) -> list[Path]:
                            [[s.regions[r], s.education[e], h["population"][r, e], h["labour_force"][r, e],
                              h["wage_income"][r, e], h["capital_income"][r, e], h["transfers"][r, e],
                              h["income_tax"][r, e], h["savings"][r, e]] for r in range(R) for e in range(E)]),
+        "commuting.csv": (["residence", "workplace", "education", "value", "persons"],
+                          [[s.regions[r], s.regions[w], s.education[e], b.commuting[r, w, e],
+                            b.commuting_persons[r, w, e]] for r in range(R) for w in range(R) for e in range(E)]),
         "imports.csv": (["region", "good", "value"],
                         [[s.regions[r], s.sectors[i], b.imports[r, i]] for r in range(R) for i in range(J)]),
         "trade.csv": (["origin", "destination", "good", "value", "margin"],

@@ -52,10 +52,10 @@ class CalibrationError(RuntimeError):
 def national_premia(outcomes: dict, wage_per_person) -> np.ndarray:
     """National average nominal wage per employed person relative to the first group [t, e].
 
-    ``outcomes`` are a path's year outcomes (``wage`` [t, r, e], ``labour_force`` [t, r, e]);
+    ``outcomes`` are a path's year outcomes (``residence_wage`` [t, r, e], ``labour_force`` [t, r, e]);
     ``wage_per_person`` [r, e] the benchmark wage bill per person.
     """
-    wage = np.asarray(outcomes["wage"]) * np.asarray(wage_per_person)[None]
+    wage = np.asarray(outcomes["residence_wage"]) * np.asarray(wage_per_person)[None]
     workers = np.asarray(outcomes["labour_force"])
     mean = (wage * workers).sum(axis=1) / workers.sum(axis=1)
     return mean / mean[:, :1]
@@ -94,7 +94,8 @@ def calibrate(model: PathModel, gap_closed_by_2050: float, step: float = 1.5, to
         m = _with_labour_productivity(model, log_a)
         result = require_path_converged(_simulate(m), m)
         error = np.log(targets) - np.log(national_premia(result.outcomes, wpp))
-        bill = (np.asarray(result.outcomes["wage"]) * wpp[None] * np.asarray(result.outcomes["labour_force"])).sum(1)
+        bill = (np.asarray(result.outcomes["residence_wage"]) * wpp[None]
+                * np.asarray(result.outcomes["labour_force"])).sum(1)
         shares = bill / bill.sum(axis=1, keepdims=True)  # [t, e] national wage-bill shares on the path
         history.append(float(np.abs(error).max()))
         if verbose:

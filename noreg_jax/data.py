@@ -162,8 +162,10 @@ class Benchmark(eqx.Module):
     inventories: jnp.ndarray  # [r, i] (may be negative)
     consumption: jnp.ndarray  # [r, e, i] household consumption
     population: jnp.ndarray  # [r, e] thousand persons
-    labour_force: jnp.ndarray  # [r, e] thousand employed persons
-    wage_income: jnp.ndarray  # [r, e]
+    labour_force: jnp.ndarray  # [r, e] thousand employed persons living in r
+    wage_income: jnp.ndarray  # [r, e] pay of the residents of r, wherever they work
+    commuting: jnp.ndarray  # [r, w, e] pay of the residents of r who work in w (Σ_w = wage_income)
+    commuting_persons: jnp.ndarray  # [r, w, e] thousand employed persons living in r and working in w
     capital_income: jnp.ndarray  # [r, e]
     transfers: jnp.ndarray  # [r, e]
     income_tax: jnp.ndarray  # [r, e]
@@ -302,6 +304,8 @@ def load_benchmark(data_dir: Path | str = DEFAULT_DATA_DIR, check: bool = True, 
         allow_negative=("savings",),
     )
     imp = _table(d / "imports.csv", [reg, good], ["value"], (R, J))
+    com = _table(d / "commuting.csv", [("residence", sets.regions, "region"), ("workplace", sets.regions, "region"),
+                                        edu], ["value", "persons"], (R, R, E))
     origin = ("origin", sets.regions, "region")
     dest = ("destination", sets.regions, "region")
     tr = _table(d / "trade.csv", [origin, dest, good], ["value", "margin"], (R, R, J))
@@ -322,7 +326,8 @@ def load_benchmark(data_dir: Path | str = DEFAULT_DATA_DIR, check: bool = True, 
         government=fd["government"], investment=fd["investment"], inventories=fd["inventories"],
         consumption=hc["value"], population=hh["population"], labour_force=hh["labour_force"],
         wage_income=hh["wage_income"], capital_income=hh["capital_income"], transfers=hh["transfers"],
-        income_tax=hh["income_tax"], savings=hh["savings"], imports=imp["value"], trade=tr["value"],
+        income_tax=hh["income_tax"], savings=hh["savings"], commuting=com["value"],
+        commuting_persons=com["persons"], imports=imp["value"], trade=tr["value"],
         margin=tr["margin"], distance=dist["km"],
         **{k: np.asarray(nat_vals[k]) for k in items}, shelf=shelf,
     )
@@ -391,6 +396,7 @@ def accounting_identities(b: Benchmark) -> dict[str, tuple]:
     imports = val(b.imports).sum()
     exports = val(b.exports).sum() + val(sh.exports).sum()
     hosted_wages = host * val(sh.compensation).sum(axis=0)[None, :]
+    hosted_persons = host * val(sh.persons).sum(axis=0)[None, :]
     return {
         "sector costs = output": ("sector_accounts.csv", "output", output, inputs, output),
         "sector deliveries + exports = output": ("sector_accounts.csv", "output", output, deliveries, output),
@@ -402,8 +408,17 @@ def accounting_identities(b: Benchmark) -> dict[str, tuple]:
                                                       val(b.delivery_margin), val(b.margin).sum(axis=1),
                                                       np.maximum(output, 1.0)),
         "composite supply = use": ("imports.csv / trade.csv", "value", supply, use, np.maximum(use, 1.0)),
-        "household wages = compensation": ("households.csv", "wage_income", val(b.wage_income),
-                                           val(b.compensation).sum(axis=1) + hosted_wages, val(b.wage_income)),
+        "household wages = pay by workplace of the residents": ("households.csv", "wage_income",
+                                                                val(b.wage_income), val(b.commuting).sum(axis=1),
+                                                                val(b.wage_income)),
+        "household employed = residents by workplace": ("households.csv", "labour_force", val(b.labour_force),
+                                                        val(b.commuting_persons).sum(axis=1), val(b.labour_force)),
+        "household (workplace) compensation = pay of the commuters in": (
+            "commuting.csv", "value (sum over residences)", val(b.commuting).sum(axis=0),
+            val(b.compensation).sum(axis=1) + hosted_wages, val(b.compensation).sum(axis=1) + hosted_wages),
+        "household (workplace) jobs = employed residents commuting in": (
+            "commuting.csv", "persons (sum over residences)", val(b.commuting_persons).sum(axis=0),
+            val(b.persons).sum(axis=1) + hosted_persons, val(b.persons).sum(axis=1) + hosted_persons),
         "household income = spending": ("households.csv", "income (wage + capital + transfers)", hh_in, hh_out,
                                         hh_in),
         "capital income distributed": ("sector_accounts.csv", "capital (total)", capital, cap_out, capital),
@@ -466,6 +481,8 @@ def _label(s: Sets, name, k):
         return f"sector {s.sectors[k[0]]}"
     if len(k) == 2 and name.startswith(("sector", "composite")):
         return f"region {s.regions[k[0]]}, {'sector' if name.startswith('sector') else 'good'} {s.sectors[k[1]]}"
+    if len(k) == 2 and name.startswith("household (workplace)"):
+        return f"workplace {s.regions[k[0]]}, education {s.education[k[1]]}"
     if len(k) == 2 and name.startswith("household"):
         return f"region {s.regions[k[0]]}, education {s.education[k[1]]}"
     return "national total" if len(k) <= 1 else str(k)
@@ -625,7 +642,8 @@ def read_division(path: Path | str, sets: Sets) -> tuple[dict[str, dict[str, flo
 def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     """The benchmark on another division of its regions: groups of regions summed (e.g. landsdeler; flows within a
     group become own-region), and regions split into shares (each part a scaled copy of every flow of its region;
-    flows between the parts of one region are shares of its own-region flows, at its own distance).
+    flows between the parts of one region are shares of its own-region flows, at its own distance; its residents
+    who work in it keep working in their own part).
 
     ``mapping``: a mapping file (:func:`read_region_mapping`) or a dict region -> group or region -> {group: share}.
     Groups are named by a division file's ``region_name``, else after their counties.
@@ -642,6 +660,14 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
             A[groups.index(g), n] = share
     agg1 = lambda x: np.tensordot(A, np.asarray(x), axes=(1, 0))
     agg2 = lambda x: np.einsum("gs,hr,sr...->gh...", A, A, np.asarray(x))
+
+    def commuters(x):  # [r, w, e]: a split region's own commuting stays within each of its parts
+        x = np.asarray(x)
+        own = np.einsum("rr...->r...", x)
+        out = agg2(x - np.einsum("rs,r...->rs...", np.eye(len(own)), own))
+        idx = np.arange(len(groups))
+        out[idx, idx] += agg1(own)
+        return out
     trade = agg2(b.trade)
     weights = np.asarray(b.trade).sum(axis=2) + 1e-12
     dist = agg2(np.asarray(b.distance) * weights) / agg2(weights)
@@ -665,7 +691,8 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     for f in Benchmark.__dataclass_fields__:
         if f in ("sets", "shelf") or f in scalars:
             continue
-        fields[f] = agg2(getattr(b, f)) if f in ("trade", "margin") else agg1(getattr(b, f))
+        fields[f] = agg2(getattr(b, f)) if f in ("trade", "margin") else \
+            commuters(getattr(b, f)) if f in ("commuting", "commuting_persons") else agg1(getattr(b, f))
     fields["trade"] = trade
     fields["distance"] = dist
     shelf = eqx.tree_at(lambda sh: (sh.host, sh.deliveries), b.shelf, (agg1(b.shelf.host), agg1(b.shelf.deliveries)))

@@ -10,7 +10,7 @@ Equations (same order and shapes):
     zero_profit[r, j]      unit cost = unit revenue net of production tax
     domestic_market[r, j]  CET supply to the domestic market = shipments demanded by all regions
     capital_market[r, j]   capital demand = capital stock
-    labour_market[r, e]    labour demand = labour supply
+    labour_market[r, e]    labour demand = labour supplied by the residents who commute to r
     government_budget      revenue = spending (relative to benchmark revenue)
 Export prices p_X[r, j] are not unknowns: each clears its export market given p_D and V, solved inside F
 (:func:`noreg_jax.blocks.trade.log_export_price`).
@@ -82,7 +82,7 @@ class State(NamedTuple):
     p_domestic: jnp.ndarray  # [r, j]
     activity: jnp.ndarray  # [r, j] net output (domestic deliveries + exports), volume
     rental: jnp.ndarray  # [r, j]
-    wage: jnp.ndarray  # [r, e] per benchmark unit of labour
+    wage: jnp.ndarray  # [r, e] per benchmark unit of labour, at the workplace
     transfer_scale: jnp.ndarray
     armington_price: jnp.ndarray  # [r, i]
     unit_revenue: jnp.ndarray  # [r, j]
@@ -153,7 +153,7 @@ def evaluate(x, economy: Economy) -> State:
         "domestic_market": jnp.log(dom_supply) - jnp.log(flows.shipments.sum(axis=1)),
         "capital_market": jnp.log(demand.capital) - jnp.log(p.capital_stock),
         "labour_market": jnp.log(demand.labour.sum(axis=1) + offshore.labour)
-                         - jnp.log(p.labour_supply * b.wage_income / b.labour_force),
+                         - jnp.log(households.labour_at_workplace(b, p)),
         "government_budget": (pub.revenue - pub.spending) / (b.income_tax.sum() + b.government_capital_income),
     }
     return State(jnp.exp(lp), activity, rental, wage, jnp.exp(lt), pa, jnp.exp(log_rev), jnp.exp(nest.unit_cost),

@@ -4,19 +4,26 @@ Pure functions of a solved :class:`noreg_jax.equilibrium.State`; used by the dyn
 and the sensitivity tools alike, so every outcome has one definition.
 """
 
+from noreg_jax.blocks.households import residence_wage
 from noreg_jax.equilibrium import State
 from noreg_jax.parameters import Economy, benchmark_tax_rates
 
 
 def wage_per_person(economy: Economy):
-    """Benchmark wage bill per employed person [r, e] (NOK million per thousand persons = NOK 1000)."""
+    """Benchmark wage bill per employed resident [r, e] (NOK million per thousand persons = NOK 1000)."""
     b = economy.benchmark
     return b.wage_income / b.labour_force
 
 
+def workplace_wage_per_person(economy: Economy):
+    """Benchmark wage bill per job [w, e], by workplace (NOK 1000; commuters counted where they work)."""
+    b = economy.benchmark
+    return b.commuting.sum(axis=0) / b.commuting_persons.sum(axis=0)
+
+
 def employment(state: State, economy: Economy):
-    """Employed persons [r, j, e], thousand (labour in benchmark wage-bill units / wage per person)."""
-    return state.labour_demand / wage_per_person(economy)[:, None, :]
+    """Employed persons by workplace [r, j, e], thousand (labour in benchmark wage-bill units / pay per job)."""
+    return state.labour_demand / workplace_wage_per_person(economy)[:, None, :]
 
 
 def real_gross_product(state: State, economy: Economy):
@@ -31,8 +38,10 @@ def real_gross_product(state: State, economy: Economy):
 
 
 def real_wage(state: State, economy: Economy):
-    """Real wage per person [r, e]: nominal wage per person deflated by the regional CPI (2018 = benchmark)."""
-    return state.wage * wage_per_person(economy) / state.regional_cpi[:, None]
+    """Real wage per employed resident [r, e]: the pay of the residents' workplaces (commuting-weighted) per person,
+    deflated by the residence's CPI (2018 = benchmark)."""
+    b = economy.benchmark
+    return residence_wage(b, state.wage) * wage_per_person(economy) / state.regional_cpi[:, None]
 
 
 def year_outcomes(state: State, economy: Economy) -> dict:
@@ -43,7 +52,8 @@ def year_outcomes(state: State, economy: Economy) -> dict:
         "population": p.population,  # [r, e] thousand
         "labour_force": p.labour_supply,  # [r, e] thousand
         "employment": emp,  # [r, j, e] thousand
-        "wage": state.wage,  # [r, e] nominal, 2018 = 1
+        "wage": state.wage,  # [r, e] nominal, 2018 = 1, at the workplace
+        "residence_wage": residence_wage(economy.benchmark, state.wage),  # [r, e] of the residents, 2018 = 1
         "real_wage": real_wage(state, economy),  # [r, e] NOK 1000 per person at 2018 prices
         "gross_product": real_gross_product(state, economy),  # [r, j] NOK million 2018 prices
         "gross_product_nominal": state.value_added,  # [r, j] NOK million current prices
@@ -57,5 +67,5 @@ def year_outcomes(state: State, economy: Economy) -> dict:
         "consumption": state.households.consumption.sum(axis=2),  # [r, e] volume
         "shelf_gross_product": state.shelf.real_gross_product,  # NOK million 2018 prices
         "shelf_gross_product_nominal": state.shelf.value_added,  # NOK million current prices
-        "shelf_workers": state.shelf.labour / wage_per_person(economy),  # [r, e] thousand, by residence
+        "shelf_workers": state.shelf.labour / workplace_wage_per_person(economy),  # [r, e] thousand, host county
     }

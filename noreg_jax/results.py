@@ -20,9 +20,11 @@ PETROLEUM = "PETRO"
 _VARIABLES = {
     # name: (dims, units, description)
     "population": (("year", "region", "education"), "thousand persons", "population, 1 January"),
-    "labour_force": (("year", "region", "education"), "thousand persons", "employed persons supplied"),
+    "labour_force": (("year", "region", "education"), "thousand persons", "employed persons living in the region"),
     "employment": (("year", "region", "sector", "education"), "thousand persons", "employed persons"),
-    "wage": (("year", "region", "education"), "index, 2018 = 1", "nominal wage per unit of labour"),
+    "wage": (("year", "region", "education"), "index, 2018 = 1", "nominal wage per unit of labour at the workplace"),
+    "residence_wage": (("year", "region", "education"), "index, 2018 = 1",
+                       "nominal wage of the residents, averaged over the regions they commute to"),
     "real_wage": (("year", "region", "education"), "NOK 1000 per person, 2018 prices",
                   "wage per employed person deflated by the regional CPI"),
     "gross_product": (("year", "region", "sector"), "NOK million, 2018 prices", "gross product (value added)"),
@@ -39,7 +41,7 @@ _VARIABLES = {
                             "gross product of the continental shelf (extraction and pipelines; in no county)"),
     "shelf_gross_product_nominal": (("year",), "NOK million, current prices", "value added of the continental shelf"),
     "shelf_workers": (("year", "region", "education"), "thousand persons",
-                      "residents of the region employed on the continental shelf"),
+                      "persons employed on the continental shelf, by host county"),
 }
 
 

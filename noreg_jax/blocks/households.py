@@ -1,6 +1,7 @@
 """Households: four representative households (region × education), Stone–Geary / LES demand.
 
-Income (docs/model.md "One year's equilibrium"): after-tax wages + a fixed share of national capital income + transfers
+Income (docs/model.md "One year's equilibrium"): after-tax wages earned at the workplaces the residents commute to
+(docs/model.md "Commuting") + a fixed share of national capital income + transfers
 (a benchmark amount per person, scaled by the government's closure scalar and the national CPI).
 A fixed share of disposable income is saved; the rest buys goods per capita by the linear expenditure
 system  p_i c_i = p_i γ_i + β_i (x − Σ_k p_k γ_k), x = expenditure per person.
@@ -47,6 +48,23 @@ def consumer_price_index(b: Benchmark, armington_price):
     return national, regional
 
 
+def commuting_shares(b: Benchmark):
+    """θ[r, w, e]: the share of the labour of the residents (r, e) that works in region w (benchmark flows,
+    fixed; Σ_w θ = 1)."""
+    return b.commuting / b.commuting.sum(axis=1, keepdims=True)
+
+
+def residence_wage(b: Benchmark, wage):
+    """ω[r, e] = Σ_w θ[r, w, e] · wage[w, e]: the wage index of the residents (1 at the benchmark)."""
+    return jnp.einsum("rwe,we->re", commuting_shares(b), wage)
+
+
+def labour_at_workplace(b: Benchmark, p: Parameters):
+    """Labour supplied to each workplace [w, e], benchmark wage-bill units: Σ_r θ[r, w, e] · L[r, e] · w̄[r, e],
+    L the residents' employed persons (``labour_supply``) and w̄ their benchmark wage bill per person."""
+    return jnp.einsum("rwe,re->we", commuting_shares(b), p.labour_supply * b.wage_income / b.labour_force)
+
+
 class HouseholdAccounts(NamedTuple):
     wage_income: jnp.ndarray  # [r, e]
     capital_income: jnp.ndarray  # [r, e]
@@ -59,9 +77,9 @@ class HouseholdAccounts(NamedTuple):
 
 def household_accounts(b: Benchmark, p: Parameters, wage, national_capital_income, transfer_scale,
                        cpi, armington_price) -> HouseholdAccounts:
-    """Incomes and LES demands given the wage [r, e] (1 at benchmark) and prices."""
+    """Incomes and LES demands given the workplace wage [w, e] (1 at benchmark) and prices."""
     wage_per_person = b.wage_income / b.labour_force
-    wages = wage * p.labour_supply * wage_per_person
+    wages = residence_wage(b, wage) * p.labour_supply * wage_per_person
     share_h, _, _ = capital_income_shares(b)
     capital = share_h * national_capital_income
     transfers = transfer_scale * cpi * b.transfers * p.population / b.population

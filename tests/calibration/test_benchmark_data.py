@@ -36,6 +36,7 @@ SCHEMA_COLUMNS = {
     "households.csv": ["region", "education", "population", "labour_force", "wage_income", "capital_income",
                        "transfers", "income_tax", "savings"],
     "imports.csv": ["region", "good", "value"],
+    "commuting.csv": ["residence", "workplace", "education", "value", "persons"],
     "trade.csv": ["origin", "destination", "good", "value", "margin"],
     "distance.csv": ["origin", "destination", "km"],
     "national.csv": ["item", "value"],
@@ -91,6 +92,10 @@ def data() -> dict:
         "margin": dense(trade, [("origin", rix), ("destination", rix), ("good", jix)], "margin"),
         "compensation": dense(lab, [("region", rix), ("sector", jix), ("education", eix)], "compensation"),
         "persons": dense(lab, [("region", rix), ("sector", jix), ("education", eix)], "persons"),
+        "commuting": dense(read("commuting.csv"), [("residence", rix), ("workplace", rix), ("education", eix)],
+                           "value"),
+        "commuting_persons": dense(read("commuting.csv"), [("residence", rix), ("workplace", rix),
+                                                           ("education", eix)], "persons"),
         "national": dict(zip(read("national.csv")["item"], read("national.csv")["value"].astype(float))),
         "km": dense(read("distance.csv"), [("origin", rix), ("destination", rix)], "km"),
     }
@@ -205,13 +210,31 @@ def test_identity_4_armington_composite(data):
 def test_identity_5_households(data):
     sh = data["shelf"]
     host = sh["host"][:, None]
-    assert_identity(data["wage_income"], data["compensation"].sum(axis=1) + host * sh["compensation"].sum(axis=0),
-                    data["wage_income"], "identity 5a")
+    pay = data["compensation"].sum(axis=1) + host * sh["compensation"].sum(axis=0)  # by workplace
+    jobs = data["persons"].sum(axis=1) + host * sh["persons"].sum(axis=0)
+    assert_identity(data["wage_income"], data["commuting"].sum(axis=1), data["wage_income"], "identity 5a")
+    assert_identity(pay, data["commuting"].sum(axis=0), pay, "identity 5c: pay by workplace")
     income = data["wage_income"] + data["capital_income"] + data["transfers"]
     spending = data["income_tax"] + data["consumption"].sum(axis=2) + data["savings"]
     assert_identity(income, spending, income, "identity 5b")
-    assert_identity(data["labour_force"], data["persons"].sum(axis=1) + host * sh["persons"].sum(axis=0),
-                    data["labour_force"], "labour_force")
+    assert_identity(data["labour_force"], data["commuting_persons"].sum(axis=1), data["labour_force"], "labour_force")
+    assert_identity(jobs, data["commuting_persons"].sum(axis=0), jobs, "jobs by workplace = residents commuting in")
+    assert_identity(jobs.sum(), data["labour_force"].sum(), jobs.sum(), "national jobs = labour force")
+
+
+def test_commuting_follows_ssb_03321(data):
+    """Oslo's jobs exceed its employed residents (in-commuting from Viken), Viken's fall short; wage incomes are
+    by residence, so Oslo's households earn less than Oslo's wage bill."""
+    regions = list(data["regions"])
+    jobs = data["commuting_persons"].sum(axis=(0, 2))
+    residents = data["commuting_persons"].sum(axis=(1, 2))
+    ratio = dict(zip(regions, jobs / residents))
+    assert 1.25 < ratio["OSL"] < 1.35 and 0.83 < ratio["VIK"] < 0.9, ratio
+    osl, vik = regions.index("OSL"), regions.index("VIK")
+    assert data["commuting_persons"][vik, osl].sum() > 0.15 * jobs[osl]  # Viken residents hold > 15 % of Oslo's jobs
+    # every group commutes in the same proportions (03321 has no education)
+    shares = data["commuting"] / data["commuting"].sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(shares, shares[:, :, :1].repeat(shares.shape[2], axis=2), rtol=1e-12)
 
 
 def test_identity_6_capital_income(data):

@@ -43,7 +43,8 @@ def test_calibration_reaches_the_targets_on_an_aggregation():
     np.testing.assert_allclose(premia, targets, rtol=1e-6)
     # the bias is neutral for aggregate productivity: wage-bill-weighted yearly increments of log A are 0
     wpp = np.asarray(wage_per_person(model.economy))
-    bill = (np.asarray(result.outcomes["wage"]) * wpp[None] * np.asarray(result.outcomes["labour_force"])).sum(1)
+    bill = (np.asarray(result.outcomes["residence_wage"]) * wpp[None]
+            * np.asarray(result.outcomes["labour_force"])).sum(1)
     shares = bill / bill.sum(axis=1, keepdims=True)
     increments = np.diff(np.log(index), axis=0, prepend=0.0)
     assert np.abs((increments * shares).sum(axis=1)).max() < 1e-5
@@ -64,7 +65,7 @@ def test_the_shipped_bias_is_current_premia_stay_ordered_and_no_industry_explode
     targets = target_premia(base / base[0], tuple(b.sets.education), model.drivers.years,
                             scalars(REFERENCE_DIR)["voc_bach_gap_closed_by_2050"])
     np.testing.assert_allclose(premia, targets, rtol=1e-5)
-    per_person = np.asarray(result.outcomes["wage"]) * wpp[None]  # [t, r, e]
+    per_person = np.asarray(result.outcomes["residence_wage"]) * wpp[None]  # [t, r, e] of the residents
     assert (np.diff(per_person, axis=2) > 0).all(), "an education premium inverts in some county and year"
     national = np.asarray(result.outcomes["gross_product"]).sum(axis=1)  # [t, j]
     growth = dict(zip(b.sets.sectors, national[-1] / national[0]))

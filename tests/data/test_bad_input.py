@@ -129,6 +129,12 @@ def test_unknown_region_in_data_file(data_dir):
     _raises(lambda: load_benchmark(data_dir), str(path), "'region'", "unknown region", "'XYZ'", "row 2")
 
 
+def test_commuting_that_does_not_add_up_to_wage_income(data_dir):
+    path = data_dir / "commuting.csv"
+    _edit(path, 5, "value", "1234.5")
+    _raises(lambda: load_benchmark(data_dir), str(path.parent), "'wage_income'", "pay by workplace of the residents")
+
+
 def test_unknown_origin_in_trade(data_dir):
     path = data_dir / "trade.csv"
     _edit(path, 7, "origin", "STAVANGER")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from noreg_jax.blocks.households import commuting_shares
 from noreg_jax.data import (MAPPINGS_DIR, Benchmark, DataError, accounting_gaps, aggregate_regions, load_benchmark,
                             load_municipalities, read_division)
 from noreg_jax.drivers import reference_model
@@ -95,6 +96,20 @@ def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, mu
     migration = np.asarray(path_result.migration)  # (T, R, E), thousand persons
     np.testing.assert_allclose(migration.sum(axis=1), 0.0, atol=1e-9)
     assert np.abs(migration).max() > 1e-3  # the regions differ, so people do move
+    # commuting: the labour hired at each workplace = the labour of the residents commuting in, every region, group
+    # and year, in benchmark wage-bill units (in persons only approximately once counties are merged: OSVI's
+    # jobs held by the rest of the country are a different mix of Oslo and Viken jobs than OSVI's own)
+    b, out = economy.benchmark, path_result.outcomes
+    labour_force = np.asarray(out["labour_force"])
+    jobs = np.asarray(out["employment"]).sum(axis=2) + np.asarray(out["shelf_workers"])
+    pay_per_job = np.asarray(b.commuting.sum(axis=0) / b.commuting_persons.sum(axis=0))
+    labour_in = np.einsum("rwe,tre->twe", np.asarray(commuting_shares(b)),
+                          labour_force * np.asarray(b.wage_income / b.labour_force))
+    np.testing.assert_allclose(jobs * pay_per_job, labour_in, rtol=1e-8)
+    commuting = np.asarray(b.commuting)
+    trh, tro_rest, rest = s.region("TRH"), s.region("TRO_REST"), s.region("REST")
+    assert commuting[trh, tro_rest].sum() == 0.0 == commuting[tro_rest, trh].sum()  # parts of one county (SYNTHESISED)
+    assert commuting[rest, trh].sum() > 0.0 and commuting[trh, rest].sum() > 0.0  # across counties, in shares
 
 
 def _bad(municipalities, change):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import noreg_jax  # noqa: F401  (float64)
+from noreg_jax.blocks.households import labour_at_workplace
 from noreg_jax.equilibrium import benchmark_point, evaluate, solve_equilibrium
 from noreg_jax.parameters import Economy, load_economy
 from noreg_jax.solver import SolverOptions
@@ -133,8 +134,7 @@ def test_vmap_forward_mode_equals_loop_of_reverse_mode(implicit):
 def test_regional_employment_is_fixed_by_labour_supply(implicit):
     """Full employment: total employment of a region depends on none of these parameters."""
     jac, out = implicit
-    employment = float(jnp.sum(BASE.labour_supply[REST] * ECONOMY.benchmark.wage_income[REST]
-                               / ECONOMY.benchmark.labour_force[REST]))
+    employment = float(jnp.sum(labour_at_workplace(ECONOMY.benchmark, BASE)[REST]))
     np.testing.assert_allclose(out[EMPLOYMENT], employment, rtol=1e-12)
     scaled = np.abs(jac[EMPLOYMENT]) * np.maximum(np.abs(np.asarray(THETA0)), 1.0) / employment
     assert np.all(scaled <= 1e-12), scaled
