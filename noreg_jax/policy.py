@@ -8,7 +8,7 @@ A policy file (``policies/*.toml``) names
   that compound (a growth rate kept for years) put everything in the smallest group at an absurd rate;
 - the **budget**: Σᵢ cᵢ xᵢ = B, with cᵢ the cost of one unit of instrument i. ``cost = "workers"``: the employed
   persons of the instrument's group and region in its first year × its number of years / 100 (thousand), i.e.
-  the workers reached by 1 %/yr, to first order (compounding adds ≈ 5 % over 11 years); ``cost = "uniform"``: 1;
+  the workers reached by 1 %/yr (residents for drivers of people, jobs by workplace for drivers of production), to first order (compounding adds ≈ 5 % over 11 years); ``cost = "uniform"``: 1;
 - the **objective**: Σₖ wₖ · outcomeₖ of the policy's path, maximised: named :mod:`sensitivity.outcomes` specs,
   or ``gdp_per_capita_dispersion:YEAR`` (coefficient of variation of the regions' mainland gross product per
   person); with ``[optimiser] robust_draws = N`` the mean of the objective over N parameter draws (the robust
@@ -96,15 +96,25 @@ class Problem:
         return self.budget * np.asarray(shares, dtype=float) / self.costs
 
 
+#: Drivers that act on a region's residents (their cost counts employed residents); the others act on its
+#: workplaces (labour productivity, TFP, …: their cost counts the jobs there).
+RESIDENT_DRIVERS = ("population", "workers", "participation")
+
+
 def _instrument_costs(model: PathModel, scenario: Scenario, rule: str) -> np.ndarray:
     if rule == "uniform":
         return np.ones(len(scenario.shocks))
-    employed = np.asarray(employed_persons(model.drivers))  # (T, R, E) thousand
+    residents = np.asarray(employed_persons(model.drivers))  # (T, R, E) thousand, by residence
+    b = model.economy.benchmark
+    commuters = np.asarray(b.commuting_persons / b.labour_force[:, None, :])  # [r, w, e] per employed resident
+    jobs = np.einsum("rwe,tre->twe", commuters, residents)  # by workplace (docs/model.md, Commuting)
     costs = []
     for shock in scenario.shocks:
         window = np.asarray(shock.window) > 0
         first = int(np.argmax(window))
         sel = np.asarray(shock.selection)
+        # drivers of people count the region's residents; drivers of production its jobs
+        employed = residents if shock.driver in RESIDENT_DRIVERS else jobs
         if DRIVERS[shock.driver][1] == "sector":  # workers of every group in the selected regions
             workers = float((employed[first] * sel.any(axis=1)[:, None]).sum())
         else:

@@ -102,6 +102,28 @@ def test_the_article_allocation_is_scenario_1(counties):
     assert np.count_nonzero(values) == 1
 
 
+def test_costs_count_residents_for_people_and_jobs_for_productivity(counties):
+    # docs/model.md "Commuting": a vocational place reaches a county's residents; a productivity programme the
+    # jobs at its workplaces (in-commuters included). Nationally the two counts are the same persons.
+    from noreg_jax.scenarios import employed_persons
+    b = counties.economy.benchmark
+    residents = np.asarray(employed_persons(counties.drivers))[2025 - 2018]  # (R, E) thousand
+    jobs = np.einsum("rwe,re->we", np.asarray(b.commuting_persons / b.labour_force[:, None, :]), residents)
+    people = parse_policy("policies/vocational_places.toml", counties)
+    production = parse_policy("policies/further_education_gdp.toml", counties)
+    s = b.sets
+    e_voc, e_bach = s.educ("voc"), s.educ("bach")
+    for r, name in enumerate(s.regions):
+        np.testing.assert_allclose(people.costs[people.labels.index(name)], residents[r, e_voc] * 11 / 100,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(production.costs[production.labels.index(f"{name} bach")],
+                                   jobs[r, e_bach] * 11 / 100, rtol=1e-12)
+    osl = s.region("OSL")
+    assert jobs[osl, e_bach] > 1.1 * residents[osl, e_bach]  # Oslo's bachelor jobs are filled by in-commuters too
+    bachelors = [production.labels.index(f"{name} bach") for name in s.regions]
+    np.testing.assert_allclose(production.costs[bachelors].sum(), residents[:, e_bach].sum() * 11 / 100, rtol=1e-9)
+
+
 @pytest.mark.parametrize("edit, field", [
     (("[budget]", "[budget]\nsize = 3"), "budget.size"),
     (("upper = 2.0", "upper = 0.01"), "instrument.upper"),
