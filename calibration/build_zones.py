@@ -11,6 +11,8 @@ the municipality codes of 2020, which have the borders of the model's 11 countie
 
 - ``noreg_jax/data/zones/municipalities.csv``: one row per municipality: code, name, model county, economic
   region (code and name), employed persons by workplace and by residence, population 15-74 (SSB 11618, 2020);
+- ``noreg_jax/data/zones/commuting.csv``: employed persons by municipality of residence and of work (SSB 03321,
+  2020, the nonzero cells), for commuting between the regions of a division;
 - ``noreg_jax/data/mappings/counties_by_municipality.csv``, ``economic_regions.csv`` and
   ``trondelag_economic_regions.csv``: divisions (``municipality,region,region_name``) for ``noreg --regions``.
 """
@@ -25,9 +27,11 @@ CALIBRATION_DIR = Path(__file__).resolve().parent
 SOURCES = CALIBRATION_DIR / "sources" / "zones"
 KLASS = SOURCES / "kommune_to_economic_region_2020.csv"
 EMPLOYMENT = SOURCES / "ssb11618_kommune_pop_employment_2020.csv"
+COMMUTING = SOURCES / "ssb03321_commuting_kommune_2020.csv"
 REGIONS = CALIBRATION_DIR / "mappings" / "regions.csv"
 PACKAGE_DATA = CALIBRATION_DIR.parent / "noreg_jax" / "data"
 OUT_MUNICIPALITIES = PACKAGE_DATA / "zones" / "municipalities.csv"
+OUT_COMMUTING = PACKAGE_DATA / "zones" / "commuting.csv"
 OUT_DIVISIONS = PACKAGE_DATA / "mappings"
 #: Economic-region codes get this prefix, so that no reader takes them for numbers (SSB's 03001 is Oslo).
 ECONOMIC_REGION_PREFIX = "ER"
@@ -59,6 +63,24 @@ def municipalities() -> pd.DataFrame:
     return out.sort_values("municipality").reset_index(drop=True)
 
 
+def commuting(m: pd.DataFrame) -> pd.DataFrame:
+    """SSB 03321 between the municipalities of ``m``: residence, workplace, employed persons (nonzero cells).
+
+    Its workplace sums are SSB 11618's employed persons by workplace, to the person (checked); its residence sums
+    are 96-100 % of those by residence (residents working abroad or at an unknown place are not in it)."""
+    flows = pd.read_csv(COMMUTING, dtype={"residence_kommune": str, "work_kommune": str})
+    flows = flows.rename(columns={"residence_kommune": "residence", "work_kommune": "workplace"})
+    unknown = sorted((set(flows["residence"]) | set(flows["workplace"])) - set(m["municipality"]))
+    if unknown:
+        raise SystemExit(f"{COMMUTING}: municipalities {unknown[:5]} are not those of {KLASS}")
+    if (flows["employed_persons"] <= 0).any() or flows.duplicated(["residence", "workplace"]).any():
+        raise SystemExit(f"{COMMUTING}: a flow is not positive or is listed twice")
+    at_work = flows.groupby("workplace")["employed_persons"].sum().reindex(m["municipality"], fill_value=0)
+    if not (at_work.to_numpy() == m["employed_workplace"].to_numpy()).all():
+        raise SystemExit(f"{COMMUTING}: employed persons by workplace differ from {EMPLOYMENT}")
+    return flows.sort_values(["residence", "workplace"]).reset_index(drop=True)
+
+
 def divisions(m: pd.DataFrame) -> dict[str, pd.DataFrame]:
     county_names = pd.read_csv(REGIONS, dtype=str).set_index("code")["name"]
     by_county = pd.DataFrame({"municipality": m["municipality"], "region": m["county"],
@@ -78,6 +100,9 @@ def main() -> None:
     m.to_csv(OUT_MUNICIPALITIES, index=False, lineterminator="\n")
     print(f"{OUT_MUNICIPALITIES}: {len(m)} municipalities, {m['economic_region'].nunique()} economic regions, "
           f"{m['employed_workplace'].sum():,} employed by workplace")
+    flows = commuting(m)
+    flows.to_csv(OUT_COMMUTING, index=False, lineterminator="\n")
+    print(f"{OUT_COMMUTING}: {len(flows)} flows, {flows['employed_persons'].sum():,} employed persons")
     for name, table in divisions(m).items():
         path = OUT_DIVISIONS / f"{name}.csv"
         table.to_csv(path, index=False, lineterminator="\n")

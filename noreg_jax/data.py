@@ -19,6 +19,7 @@ import pandas as pd
 DEFAULT_DATA_DIR = Path(__file__).parent / "data" / "benchmark_2018"
 MAPPINGS_DIR = Path(__file__).parent / "data" / "mappings"
 MUNICIPALITIES = Path(__file__).parent / "data" / "zones" / "municipalities.csv"
+MUNICIPAL_COMMUTING = Path(__file__).parent / "data" / "zones" / "commuting.csv"
 TRANSPORT = "TRANS"
 
 
@@ -39,7 +40,7 @@ class Sets:
     public: tuple[bool, ...]
     goods: tuple[bool, ...]
     members: tuple[tuple[str, ...], ...] = ()  # counties of each region (empty: each region is a county)
-    member_shares: tuple[tuple[float, ...], ...] = ()  # the share of each member county in the region (empty: 1)
+    member_shares: tuple[tuple[float, ...], ...] = ()  # each member county's residents in the region (empty: 1)
     education_names: tuple[str, ...] = ()  # names of the education groups (education.csv 'name'), in order
 
     def counties_of(self, n: int) -> tuple[str, ...]:
@@ -47,7 +48,9 @@ class Sets:
         return self.members[n] if self.members else (self.regions[n],)
 
     def county_shares_of(self, n: int) -> tuple[float, ...]:
-        """The share of each county of :meth:`counties_of` that belongs to region n (1 unless it was split)."""
+        """The share of each county of :meth:`counties_of` whose residents live in region n (1 unless it was split):
+        the share of the county's population path the region gets (its production share may differ: a division by
+        municipality divides production by jobs; docs/model.md, Regional divisions)."""
         return self.member_shares[n] if self.member_shares else (1.0,) * len(self.counties_of(n))
 
     def regions_of_counties(self, codes) -> tuple[str, ...]:
@@ -552,8 +555,30 @@ def is_municipality_division(path: Path | str) -> bool:
 def load_municipalities() -> pd.DataFrame:
     """The municipalities of 1 January 2020 (``noreg_jax/data/zones/municipalities.csv``, README there): code,
     name, model county, economic region, employed persons by workplace and residence (SSB 11618, 2020)."""
-    df = _read_csv(MUNICIPALITIES, ["municipality", "county", "employed_workplace"])
-    df["employed_workplace"] = _numeric(df, MUNICIPALITIES, "employed_workplace")
+    df = _read_csv(MUNICIPALITIES, ["municipality", "county", "employed_workplace", "population_15_74"])
+    for field in ("employed_workplace", "population_15_74"):
+        df[field] = _numeric(df, MUNICIPALITIES, field)
+    return df
+
+
+def load_municipal_commuting(known: pd.DataFrame) -> pd.DataFrame:
+    """Employed persons by municipality of residence and of work (``noreg_jax/data/zones/commuting.csv``, SSB 03321,
+    2020): columns residence, workplace, employed_persons; its workplace sums are ``employed_workplace``."""
+    df = _read_csv(MUNICIPAL_COMMUTING, ["residence", "workplace", "employed_persons"])
+    df["employed_persons"] = _numeric(df, MUNICIPAL_COMMUTING, "employed_persons")
+    for field in ("residence", "workplace"):
+        unknown = ~df[field].isin(known["municipality"])
+        if unknown.any():
+            k = int(np.argmax(unknown.to_numpy()))
+            raise DataError(f"{MUNICIPAL_COMMUTING}: field {field!r} has an unknown municipality "
+                            f"{df[field].iloc[k]!r} (row {k + 2})")
+    at_work = df.groupby("workplace")["employed_persons"].sum().reindex(known["municipality"], fill_value=0.0)
+    gap = np.abs(at_work.to_numpy() - known["employed_workplace"].to_numpy())
+    if gap.max() > 0.5:
+        k = int(np.argmax(gap))
+        raise DataError(f"{MUNICIPAL_COMMUTING}: field 'employed_persons' sums to {at_work.iloc[k]:g} for the "
+                        f"workplace {known['municipality'].iloc[k]!r}, but {MUNICIPALITIES.name} has "
+                        f"{known['employed_workplace'].iloc[k]:g} employed there")
     return df
 
 
@@ -562,8 +587,31 @@ def read_municipality_division(path: Path | str, sets: Sets) -> tuple[dict[str, 
 
     Every municipality of 2020 lies in exactly one region. Returns (county -> {region: share}, region -> name):
     a county's share in a region is the region's part of the county's employed persons by workplace (SSB 11618,
-    2020), so that each part is a scaled copy of its county (SYNTHESISED below the county; docs/model.md,
-    Regional divisions) and county and national totals are kept exactly."""
+    2020): production is divided by jobs, households by residence and commuting by SSB 03321
+    (:func:`municipal_parts`; docs/model.md, Regional divisions); county and national totals are kept exactly."""
+    df, names, known = _read_municipal_assignment(path, sets)
+    county_of = dict(zip(known["municipality"], known["county"]))
+    jobs = dict(zip(known["municipality"], known["employed_workplace"]))
+    weight: dict[str, dict[str, float]] = {c: {} for c in sets.regions}
+    for m, g in zip(df["municipality"], df["region"]):
+        parts = weight[county_of[m]]
+        parts[g] = parts.get(g, 0.0) + float(jobs[m])
+    mapping = {}
+    for c, parts in weight.items():
+        total = sum(parts.values())
+        mapping[c] = {g: v / total for g, v in sorted(parts.items())}
+    counties = tuple(dict.fromkeys(known["county"]))
+    for g in dict.fromkeys(df["region"]):
+        whole = [c for c, parts in mapping.items() if parts.get(g) == 1.0]
+        if g in counties and whole != [g]:
+            raise DataError(f"{_resolve_mapping_path(path)}: field 'region' uses the county code {g!r} for a region "
+                            "that is not the whole of that county and nothing else; a scenario naming "
+                            f"{g!r} would mean the county: choose another code")
+    return mapping, names
+
+
+def _read_municipal_assignment(path: Path | str, sets: Sets) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
+    """The validated rows (municipality, region) of a division file, its region names and the municipality table."""
     path = _resolve_mapping_path(path)
     df = _read_csv(path, ["municipality", "region"])
     known = load_municipalities()
@@ -600,22 +648,46 @@ def read_municipality_division(path: Path | str, sets: Sets) -> tuple[dict[str, 
             if names.setdefault(g, name) != name:
                 raise DataError(f"{path}: field 'region_name' of region {g!r} is {names[g]!r} and {name!r} "
                                 f"(row {k + 2}); one name a region")
-    jobs = dict(zip(known["municipality"], known["employed_workplace"]))
-    weight: dict[str, dict[str, float]] = {c: {} for c in sets.regions}
-    for m, g in zip(df["municipality"], df["region"]):
-        parts = weight[county_of[m]]
-        parts[g] = parts.get(g, 0.0) + float(jobs[m])
-    mapping = {}
-    for c, parts in weight.items():
-        total = sum(parts.values())
-        mapping[c] = {g: v / total for g, v in sorted(parts.items())}
-    for g in dict.fromkeys(df["region"]):
-        whole = [c for c, parts in mapping.items() if parts.get(g) == 1.0]
-        if g in counties and whole != [g]:
-            raise DataError(f"{path}: field 'region' uses the county code {g!r} for a region that is not the whole of "
-                            f"that county and nothing else; a scenario naming {g!r} would mean the county: choose "
-                            "another code")
-    return mapping, names
+    return df, names, known
+
+
+@dataclass(frozen=True)
+class MunicipalParts:
+    """A division by municipality cut at the county borders: each *cell* is the part of one county in one region.
+
+    ``cells``: (county, region) in order; ``jobs``, ``population``: the cell's share of its county's employed
+    persons by workplace and of its residents 15-74 (SSB 11618, 2020); ``flows``: employed persons living in cell a
+    and working in cell b (SSB 03321, 2020)."""
+
+    cells: tuple[tuple[str, str], ...]
+    jobs: np.ndarray
+    population: np.ndarray
+    flows: np.ndarray
+
+
+def municipal_parts(path: Path | str, sets: Sets) -> MunicipalParts:
+    """The cells of a division by municipality (:class:`MunicipalParts`; docs/model.md, Regional divisions)."""
+    df, _, known = _read_municipal_assignment(path, sets)
+    table = known.set_index("municipality")
+    cell_of = {m: (table.at[m, "county"], g) for m, g in zip(df["municipality"], df["region"])}
+    cells = tuple(sorted(set(cell_of.values()), key=lambda cg: (sets.regions.index(cg[0]), cg[1])))
+    index = {c: k for k, c in enumerate(cells)}
+    jobs, population = np.zeros(len(cells)), np.zeros(len(cells))
+    for m, cell in cell_of.items():
+        jobs[index[cell]] += table.at[m, "employed_workplace"]
+        population[index[cell]] += table.at[m, "population_15_74"]
+    county = np.array([sets.regions.index(c) for c, _ in cells])
+    for share in (jobs, population):
+        totals = np.bincount(county, weights=share, minlength=sets.n_regions)
+        share /= totals[county]
+    flows = np.zeros((len(cells), len(cells)))
+    commuting = load_municipal_commuting(known)
+    np.add.at(flows, (commuting["residence"].map(lambda m: index[cell_of[m]]).to_numpy(),
+                      commuting["workplace"].map(lambda m: index[cell_of[m]]).to_numpy()),
+              commuting["employed_persons"].to_numpy())
+    return MunicipalParts(cells, jobs, population, flows)
+
+
 
 
 def split_mapping(sets: Sets, parts: dict[str, int]) -> dict[str, dict[str, float]]:
@@ -643,14 +715,16 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     """The benchmark on another division of its regions: groups of regions summed (e.g. landsdeler; flows within a
     group become own-region), and regions split into shares (each part a scaled copy of every flow of its region;
     flows between the parts of one region are shares of its own-region flows, at its own distance; its residents
-    who work in it keep working in their own part).
+    who work in it keep working in their own part). A division by municipality (:func:`is_municipality_division`)
+    divides each county by data instead (:func:`divide_by_municipalities`).
 
     ``mapping``: a mapping file (:func:`read_region_mapping`) or a dict region -> group or region -> {group: share}.
     Groups are named by a division file's ``region_name``, else after their counties.
     Aggregating a split back gives the original benchmark exactly."""
-    names: dict[str, str] = {}
     if not isinstance(mapping, dict):
-        mapping, names = read_division(mapping, b.sets)
+        if is_municipality_division(mapping):
+            return divide_by_municipalities(b, mapping)
+        mapping = read_region_mapping(mapping, b.sets)
     mapping = {r: ({g: 1.0} if isinstance(g, str) else dict(g)) for r, g in mapping.items()}
     s = b.sets
     groups = tuple(dict.fromkeys(g for r in s.regions for g in mapping[r]))
@@ -658,26 +732,124 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     for n, r in enumerate(s.regions):
         for g, share in mapping[r].items():
             A[groups.index(g), n] = share
-    agg1 = lambda x: np.tensordot(A, np.asarray(x), axes=(1, 0))
-    agg2 = lambda x: np.einsum("gs,hr,sr...->gh...", A, A, np.asarray(x))
+    return _regroup(b, groups, A, A, {})
+
+
+def divide_by_municipalities(b: Benchmark, path: Path | str) -> Benchmark:
+    """The county benchmark on a division built from municipalities (docs/model.md, Regional divisions).
+
+    Each county is cut into cells (its part in each region, :func:`municipal_parts`): production, trade from it and
+    public demand by the cell's share of the county's jobs; population and transfers by its share of the residents
+    15-74; commuting between cells from SSB 03321 (:func:`_cell_commuting`), which sets where each cell's employed
+    residents work and so its wage income and labour force; household capital income follows wage income, and tax,
+    consumption and saving follow income, as the county benchmark is built. The industry and education mix of
+    each cell is its county's (SYNTHESISED). The cells are then merged into the division's regions."""
+    s = b.sets
+    mapping, names = read_municipality_division(path, s)  # validates the file (and its use of county codes)
+    if all(len(parts) == 1 for parts in mapping.values()):  # counties kept whole or merged: nothing to divide
+        groups = tuple(dict.fromkeys(g for c in s.regions for g in mapping[c]))
+        whole = np.array([[float(g in mapping[c]) for c in s.regions] for g in groups])
+        return _regroup(b, groups, whole, whole, names)
+    parts = municipal_parts(path, s)
+    county = np.array([s.region(c) for c, _ in parts.cells])
+    A = np.zeros((len(parts.cells), s.n_regions))
+    P = np.zeros_like(A)
+    A[np.arange(len(county)), county] = parts.jobs
+    P[np.arange(len(county)), county] = parts.population
+    cell_codes = tuple(f"{g}@{c}" for c, g in parts.cells)
+    cells = _regroup(b, cell_codes, A, P, {}, commuting=_cell_commuting(b, A, parts.population, parts.flows, county))
+    groups = tuple(dict.fromkeys(g for _, g in parts.cells))
+    merge = np.zeros((len(groups), len(parts.cells)))
+    merge[[groups.index(g) for _, g in parts.cells], np.arange(len(parts.cells))] = 1.0
+    return _regroup(cells, groups, merge, merge, names)
+
+
+def _cell_commuting(b: Benchmark, A: np.ndarray, residents: np.ndarray, flows: np.ndarray, county: np.ndarray,
+                    tol: float = 1e-13, max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Commuting between cells [a, b, e] (persons, pay) that keeps the county flows and each cell's jobs.
+
+    For each workplace cell b of county d, the employed persons from county c, Z[c, b, e], are fitted
+    biproportionally (RAS) to the seed Y[c, b] = Σ_{a in c} flows[a, b] so that Σ_{b in d} Z[c, b, e] =
+    commuting_persons[c, d, e] and Σ_c Z[c, b, e] = jobs share of b × jobs of d; a cell a of c then gets the share
+    flows[a, b] / Y[c, b] of them. Pay is the county flow's pay per person. With 03321's own county flows (the
+    benchmark's) the fit is exact at the first step; with other data it is iterated, and an inconsistent one raises."""
+    persons, pay = np.asarray(b.commuting_persons), np.asarray(b.commuting)  # [c, d, e]
+    R, C = persons.shape[0], len(county)
+    member = np.zeros((C, R))
+    member[np.arange(C), county] = 1.0  # cell -> county
+    seed = member.T @ flows  # [c, b]
+    # a county pair without a flow in 03321 (but one in the benchmark): its flow goes to the cells in their jobs shares
+    start = np.where((seed @ member)[:, county] > 0, seed, A.sum(axis=1)[None, :])
+    Z = np.repeat(start[:, :, None], persons.shape[2], axis=2)
+    block_target = persons[:, county, :]  # [c, b, e]: the county flow c -> county of b
+    jobs = A.sum(axis=1)[:, None] * persons.sum(axis=0)[county]  # [b, e]
+    for _ in range(max_iter):
+        blocks = np.einsum("cbe,bd->cde", Z, member)[:, county, :]
+        Z *= np.divide(block_target, blocks, out=np.zeros_like(Z), where=blocks > 0)
+        cols = Z.sum(axis=0)
+        gap = np.abs(cols - jobs) / np.maximum(jobs, 1e-300)
+        Z *= np.divide(jobs, cols, out=np.zeros_like(cols), where=cols > 0)[None]
+        blocks = np.einsum("cbe,bd->cde", Z, member)[:, county, :]
+        if max(gap.max(), (np.abs(blocks - block_target) / np.maximum(block_target, 1e-300)).max()) < tol:
+            break
+    else:
+        raise DataError(f"{MUNICIPAL_COMMUTING}: the commuting between municipalities cannot be fitted to the "
+                        f"benchmark's commuting between counties and jobs (gap {gap.max():.3g} after {max_iter} steps)")
+    # [a, b]: cell a's share of its county's flow into b (where 03321 has none, a's share of the county's residents)
+    within = np.where(seed[county] > 0, flows / np.where(seed[county] > 0, seed[county], 1.0), residents[:, None])
+    X = within[:, :, None] * Z[county]  # [a, b, e]
+    rate = np.divide(pay, persons, out=np.zeros_like(pay), where=persons > 0)  # pay per person of the county flow
+    return X, X * rate[county][:, county]
+
+
+def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray, names: dict[str, str],
+             commuting: tuple[np.ndarray, np.ndarray] | None = None) -> Benchmark:
+    """The benchmark on new regions: A[g, r] the share of region r's production (and jobs) in g, P[g, r] of its
+    residents; ``commuting`` (persons, pay [g, h, e]) when it comes from data (else a split region's own commuting
+    stays within each of its parts). Household capital income follows wage income and household spending follows
+    income; each region's imports and purchases from other regions follow its composite use."""
+    s = b.sets
+    val = lambda x: np.asarray(x, dtype=float)
+    agg1 = lambda x: np.tensordot(A, val(x), axes=(1, 0))
+    agg2 = lambda x: np.einsum("gs,hr,sr...->gh...", A, A, val(x), optimize=True)
 
     def commuters(x):  # [r, w, e]: a split region's own commuting stays within each of its parts
-        x = np.asarray(x)
+        x = val(x)
         own = np.einsum("rr...->r...", x)
         out = agg2(x - np.einsum("rs,r...->rs...", np.eye(len(own)), own))
         idx = np.arange(len(groups))
         out[idx, idx] += agg1(own)
         return out
-    trade = agg2(b.trade)
-    weights = np.asarray(b.trade).sum(axis=2) + 1e-12
-    dist = agg2(np.asarray(b.distance) * weights) / agg2(weights)
+
+    wage, cap, transfers = val(b.wage_income), val(b.capital_income), val(b.transfers)
+    households_follow_jobs = commuting is None and P is A
+    if commuting is None:
+        persons, pay = commuters(b.commuting_persons), commuters(b.commuting)
+        wage_share = np.repeat(A[:, :, None], s.n_education, axis=2)  # [g, r, e]
+    else:
+        persons, pay = commuting
+        wage_share = (A > 0)[:, :, None] * pay.sum(axis=1)[:, None, :] / wage[None]
+    income = wage + cap + transfers
+    spending = (wage_share * (wage + cap)[None] + P[:, :, None] * transfers[None]) / income[None]  # [g, r, e]
+    consumption = np.einsum("gre,rei->gei", spending, val(b.consumption))
+    sh = b.shelf
+    use = val(b.intermediate).sum(axis=2) + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :] \
+        + val(b.consumption).sum(axis=1) + val(b.government) + val(b.investment) + val(b.inventories)
+    use[:, s.transport] += val(b.delivery_margin).sum(axis=1)
+    own_use = A[:, :, None] * (use - val(b.consumption).sum(axis=1))[None] \
+        + np.einsum("gre,rei->gri", spending, val(b.consumption))
+    destination = np.where(np.abs(use)[None] > 0, own_use / np.where(use == 0, 1.0, use)[None], A[:, :, None])
+    to = lambda x: np.einsum("gri,ri->gi", destination, val(x))  # [g, i]: region g's part of r's purchases
+    shipments = lambda x: np.einsum("gs,hri,sri->ghi", A, destination, val(x), optimize=True)
+    weights = val(b.trade).sum(axis=2) + 1e-12
+    dist = agg2(val(b.distance) * weights) / agg2(weights)
     members, shares, region_names = [], [], []
     for gi in range(len(groups)):
         cols = [n for n in range(s.n_regions) if A[gi, n] > 0]
         counties: dict[str, float] = {}
         for n in cols:
             for c, f in zip(s.counties_of(n), s.county_shares_of(n)):
-                counties[c] = counties.get(c, 0.0) + A[gi, n] * f
+                counties[c] = counties.get(c, 0.0) + P[gi, n] * f
         members.append(tuple(counties))
         shares.append(tuple(1.0 if abs(f - 1.0) < 1e-12 else float(f) for f in counties.values()))
         region_names.append(names.get(groups[gi]) or " + ".join(
@@ -687,15 +859,25 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
     sets = Sets(groups, tuple(region_names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
                 tuple(members), tuple(shares) if split else (), education_names=s.education_names)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
-    fields = {}
-    for f in Benchmark.__dataclass_fields__:
-        if f in ("sets", "shelf") or f in scalars:
-            continue
-        fields[f] = agg2(getattr(b, f)) if f in ("trade", "margin") else \
-            commuters(getattr(b, f)) if f in ("commuting", "commuting_persons") else agg1(getattr(b, f))
-    fields["trade"] = trade
-    fields["distance"] = dist
-    shelf = eqx.tree_at(lambda sh: (sh.host, sh.deliveries), b.shelf, (agg1(b.shelf.host), agg1(b.shelf.deliveries)))
+    by_jobs = ("output", "capital", "production_tax", "intermediate_tax", "delivery_margin", "exports", "compensation",
+               "persons", "intermediate", "government", "investment", "inventories")
+    fields = {f: agg1(getattr(b, f)) for f in by_jobs}
+    fields.update(
+        population=np.tensordot(P, val(b.population), axes=(1, 0)), transfers=np.tensordot(P, transfers, axes=(1, 0)),
+        labour_force=persons.sum(axis=1), wage_income=pay.sum(axis=1), commuting=pay, commuting_persons=persons,
+        capital_income=np.einsum("gre,re->ge", wage_share, cap), consumption=consumption,
+        income_tax=np.einsum("gre,re->ge", spending, val(b.income_tax)),
+        savings=np.einsum("gre,re->ge", spending, val(b.savings)),
+        imports=to(b.imports), trade=shipments(b.trade), margin=shipments(b.margin), distance=dist)
+    deliveries = to(sh.deliveries)
+    if households_follow_jobs:  # the same shares, without the round trip through income and use (bit for bit)
+        fields.update({f: agg1(getattr(b, f)) for f in ("labour_force", "wage_income", "capital_income",
+                                                         "consumption", "income_tax", "savings", "imports")})
+        fields.update(trade=agg2(b.trade), margin=agg2(b.margin))
+        deliveries = agg1(sh.deliveries)
+    unknown = set(Benchmark.__dataclass_fields__) - set(fields) - set(scalars) - {"sets", "shelf"}
+    assert not unknown, f"aggregate_regions does not know how to divide {sorted(unknown)}"
+    shelf = eqx.tree_at(lambda x: (x.host, x.deliveries), sh, (agg1(sh.host), deliveries))
     return jax_arrays(Benchmark(sets=sets, **fields, **{k: np.asarray(getattr(b, k)) for k in scalars}, shelf=shelf))
 
 

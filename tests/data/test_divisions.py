@@ -72,14 +72,30 @@ def test_shipped_divisions_keep_every_county_total(file, n_regions, benchmark, m
     assert back.sets.regions == benchmark.sets.regions
     for name, value in _fields(benchmark).items():
         np.testing.assert_allclose(_fields(back)[name], value, rtol=1e-12, atol=1e-9, err_msg=name)
-    # a part's share of its county is its municipalities' share of the county's jobs (SSB 11618)
+    # a part's production is its municipalities' share of the county's jobs, its households their share of the
+    # county's residents 15-74 (SSB 11618), which is also the part's share in the county's population driver
     trh = "ER50003" if "ER50003" in s.regions else None
     if trh:
-        m = municipalities
-        jobs = m.groupby("economic_region")["employed_workplace"].sum()
-        expected = jobs["ER50003"] / m.loc[m["county"] == "TRO", "employed_workplace"].sum()
-        assert s.county_shares_of(s.region(trh)) == pytest.approx((expected,), rel=1e-14)
-        assert s.region_names[s.region(trh)] == "Trondheim"
+        m, n, tro = municipalities, s.region(trh), benchmark.sets.region("TRO")
+        in_trh, in_tro = m["economic_region"] == "ER50003", m["county"] == "TRO"
+        jobs = m.loc[in_trh, "employed_workplace"].sum() / m.loc[in_tro, "employed_workplace"].sum()
+        residents = m.loc[in_trh, "population_15_74"].sum() / m.loc[in_tro, "population_15_74"].sum()
+        np.testing.assert_allclose(np.asarray(divided.output)[n], jobs * np.asarray(benchmark.output)[tro], rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(divided.population)[n], residents * np.asarray(benchmark.population)[tro],
+                                   rtol=1e-13)
+        assert s.county_shares_of(n) == pytest.approx((residents,), rel=1e-13)
+        assert s.region_names[n] == "Trondheim"
+        assert jobs > 1.1 * residents  # Trondheim is a workplace for its neighbours
+
+
+def _commuting_between(municipalities, regions: dict[str, str]) -> pd.DataFrame:
+    """SSB 03321 (the shipped municipal table) summed to the regions of a division: persons [residence, workplace]."""
+    from noreg_jax.data import load_municipal_commuting
+
+    flows = load_municipal_commuting(municipalities)
+    flows = flows.assign(residence=flows["residence"].map(regions), workplace=flows["workplace"].map(regions))
+    return flows.pivot_table(index="residence", columns="workplace", values="employed_persons", aggfunc="sum",
+                             fill_value=0.0)
 
 
 def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, municipalities):
@@ -106,10 +122,19 @@ def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, mu
     labour_in = np.einsum("rwe,tre->twe", np.asarray(commuting_shares(b)),
                           labour_force * np.asarray(b.wage_income / b.labour_force))
     np.testing.assert_allclose(jobs * pay_per_job, labour_in, rtol=1e-8)
-    commuting = np.asarray(b.commuting)
-    trh, tro_rest, rest = s.region("TRH"), s.region("TRO_REST"), s.region("REST")
-    assert commuting[trh, tro_rest].sum() == 0.0 == commuting[tro_rest, trh].sum()  # parts of one county (SYNTHESISED)
-    assert commuting[rest, trh].sum() > 0.0 and commuting[trh, rest].sum() > 0.0  # across counties, in shares
+    # who holds the jobs of each part of Trøndelag is SSB 03321's answer for its municipalities, in every group
+    # (for OSVI and REST, merged counties, the mix of counties behind each group's jobs weights it differently)
+    division = _mixed(municipalities)
+    observed = _commuting_between(municipalities, dict(zip(division["municipality"], division["region"])))
+    observed = observed.loc[list(s.regions), list(s.regions)].to_numpy()
+    persons = np.asarray(b.commuting_persons)
+    trh, tro_rest = s.region("TRH"), s.region("TRO_REST")
+    for e in range(s.n_education):
+        for w in (trh, tro_rest):
+            np.testing.assert_allclose(persons[:, w, e] / persons[:, w, e].sum(), observed[:, w] / observed[:, w].sum(),
+                                       rtol=1e-10)
+    assert persons[tro_rest, trh].sum() > 0.1 * persons[:, trh].sum()  # a fifth of Trondheim's jobs: from Trøndelag
+    assert np.asarray(b.labour_force)[trh].sum() < persons[:, trh].sum()  # fewer employed residents than jobs
 
 
 def _bad(municipalities, change):
@@ -179,3 +204,36 @@ def test_a_rate_shock_on_a_split_county_is_given_to_each_part_and_a_level_shock_
 def test_a_path_that_cannot_name_a_file_is_a_data_error(benchmark):
     with pytest.raises(DataError, match="file is missing"):
         aggregate_regions(benchmark, "two\x00regions.csv")
+
+
+def test_a_commuting_table_that_disagrees_with_the_jobs_is_refused(tmp_path, monkeypatch, benchmark, municipalities):
+    import noreg_jax.data as data
+
+    flows = pd.read_csv(data.MUNICIPAL_COMMUTING, dtype=str)
+    flows.loc[0, "employed_persons"] = str(int(flows.loc[0, "employed_persons"]) + 100)
+    bad = tmp_path / "commuting.csv"
+    flows.to_csv(bad, index=False)
+    monkeypatch.setattr(data, "MUNICIPAL_COMMUTING", bad)
+    with pytest.raises(DataError, match=r"commuting.csv: field 'employed_persons' sums to .* for the workplace "
+                                        f"'{flows.loc[0, 'workplace']}'"):
+        aggregate_regions(benchmark, "trondelag_economic_regions.csv")
+
+
+def test_more_vocational_residents_of_trondheim_lower_the_wage_of_its_commuters(tmp_path, municipalities):
+    # the channel by which a programme in Trondheim reaches the rest of Trøndelag (README, Regions below the county):
+    # a fifth of Trondheim's jobs are held by commuters from the rest of the county, who earn Trondheim's wage
+    import equinox as eqx
+
+    from noreg_jax.blocks.households import residence_wage
+    from noreg_jax.equilibrium import evaluate, require_converged, solve_equilibrium
+
+    economy = load_economy(regions=_write(tmp_path, _mixed(municipalities)))
+    b, s = economy.benchmark, economy.benchmark.sets
+    trh, tro_rest, rest, voc = s.region("TRH"), s.region("TRO_REST"), s.region("REST"), s.educ("voc")
+    supply = economy.params.labour_supply.at[trh, voc].multiply(1.05)
+    shocked = eqx.tree_at(lambda e: e.params.labour_supply, economy, supply)
+    x, status = jax.jit(solve_equilibrium)(shocked, benchmark_point(b))
+    require_converged(x, status, shocked)
+    fall = 1.0 - np.asarray(residence_wage(b, evaluate(x, shocked).wage))[:, voc]
+    # measured: 2.6 % in Trondheim, 0.7 % for the rest of Trøndelag's residents, 0.03 % in the rest of the country
+    assert fall[trh] > 2 * fall[tro_rest] > 20 * fall[rest] > 0.0
