@@ -13,12 +13,15 @@ the municipality codes of 2020, which have the borders of the model's 11 countie
   region (code and name), employed persons by workplace and by residence, population 15-74 (SSB 11618, 2020);
 - ``noreg_jax/data/zones/commuting.csv``: employed persons by municipality of residence and of work (SSB 03321,
   2020, the nonzero cells), for commuting between the regions of a division;
+- ``noreg_jax/data/geo/municipalities.geojson``: the municipality outlines (from ``calibration/sources/geo/``, the
+  reduced copy the county outlines are built from) with their codes as strings, for maps of any division;
 - ``noreg_jax/data/mappings/counties_by_municipality.csv``, ``economic_regions.csv`` and
   ``trondelag_economic_regions.csv``: divisions (``municipality,region,region_name``) for ``noreg --regions``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +35,8 @@ REGIONS = CALIBRATION_DIR / "mappings" / "regions.csv"
 PACKAGE_DATA = CALIBRATION_DIR.parent / "noreg_jax" / "data"
 OUT_MUNICIPALITIES = PACKAGE_DATA / "zones" / "municipalities.csv"
 OUT_COMMUTING = PACKAGE_DATA / "zones" / "commuting.csv"
+OUTLINES = CALIBRATION_DIR / "sources" / "geo" / "kommuner_simp_20_reduced.geojson"
+OUT_OUTLINES = PACKAGE_DATA / "geo" / "municipalities.geojson"
 OUT_DIVISIONS = PACKAGE_DATA / "mappings"
 #: Economic-region codes get this prefix, so that no reader takes them for numbers (SSB's 03001 is Oslo).
 ECONOMIC_REGION_PREFIX = "ER"
@@ -81,6 +86,23 @@ def commuting(m: pd.DataFrame) -> pd.DataFrame:
     return flows.sort_values(["residence", "workplace"]).reset_index(drop=True)
 
 
+def municipality_outlines(m: pd.DataFrame) -> dict:
+    """The municipality outlines of ``OUTLINES`` (EPSG:25833, metres, borders noded on a 10 m grid) with properties
+    ``code`` (four digits, a string) and ``name``; every feature must be a municipality of ``m`` (two small island
+    municipalities, Kvitsøy and Træna, are not in the source and are not drawn)."""
+    source = json.loads(OUTLINES.read_text(encoding="utf-8"))
+    known = set(m["municipality"])
+    features = []
+    for feature in source["features"]:
+        code = f"{int(feature['properties']['kommunenummer']):04d}"
+        if code not in known:
+            raise SystemExit(f"{OUTLINES}: municipality {code} is not one of {KLASS}")
+        features.append({"type": "Feature", "properties": {"code": code, "name": feature["properties"]["navn"]},
+                         "geometry": feature["geometry"]})
+    features.sort(key=lambda f: f["properties"]["code"])
+    return {"type": "FeatureCollection", "crs": source["crs"], "features": features}
+
+
 def divisions(m: pd.DataFrame) -> dict[str, pd.DataFrame]:
     county_names = pd.read_csv(REGIONS, dtype=str).set_index("code")["name"]
     by_county = pd.DataFrame({"municipality": m["municipality"], "region": m["county"],
@@ -103,6 +125,10 @@ def main() -> None:
     flows = commuting(m)
     flows.to_csv(OUT_COMMUTING, index=False, lineterminator="\n")
     print(f"{OUT_COMMUTING}: {len(flows)} flows, {flows['employed_persons'].sum():,} employed persons")
+    outlines = municipality_outlines(m)
+    OUT_OUTLINES.write_text(json.dumps(outlines, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    missing = sorted(set(m["municipality"]) - {f["properties"]["code"] for f in outlines["features"]})
+    print(f"{OUT_OUTLINES}: {len(outlines['features'])} municipality outlines (not drawn: {missing})")
     for name, table in divisions(m).items():
         path = OUT_DIVISIONS / f"{name}.csv"
         table.to_csv(path, index=False, lineterminator="\n")

@@ -118,9 +118,12 @@ def cmd_run_reference(args) -> int:
         import matplotlib
 
         matplotlib.use("Agg")  # files only, no display needed
+        from noreg_jax.data import DEFAULT_DATA_DIR, load_sets, municipality_regions
         from noreg_jax.figures import reference_figures
 
-        for f in reference_figures(ds, args.out):
+        regions_of = municipality_regions(args.regions, load_sets(args.data or DEFAULT_DATA_DIR)) \
+            if args.regions else None
+        for f in reference_figures(ds, args.out, regions_of):
             print(f"figure: {f}")
     print(format_summary(ds))
     print(f"results: {path}")

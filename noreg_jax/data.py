@@ -651,6 +651,15 @@ def _read_municipal_assignment(path: Path | str, sets: Sets) -> tuple[pd.DataFra
     return df, names, known
 
 
+def municipality_regions(path: Path | str, sets: Sets) -> dict[str, str] | None:
+    """Municipality code -> region code of a division built from municipalities (for maps), None for other
+    mapping files."""
+    if not is_municipality_division(path):
+        return None
+    df, _, _ = _read_municipal_assignment(path, sets)
+    return dict(zip(df["municipality"], df["region"]))
+
+
 @dataclass(frozen=True)
 class MunicipalParts:
     """A division by municipality cut at the county borders: each *cell* is the part of one county in one region.

@@ -1,7 +1,7 @@
 """The article's figures for a reference path (Fig. 1, 3, 4, 5) from a results dataset.
 
-Each figure is a PNG; figures by county are drawn both as a bar chart and as a county map (when the
-regions are the 11 counties). Importing this module leaves matplotlib's backend alone (a notebook keeps
+Each figure is a PNG; figures by region are drawn both as a bar chart and as a map (when the regions are the 11
+counties, or a division built from municipalities). Importing this module leaves matplotlib's backend alone (a notebook keeps
 its inline figures); the CLI chooses Agg before it draws.
 """
 
@@ -20,15 +20,19 @@ from noreg_jax.results import annual_growth, industry_growth, mainland, require_
 COUNTIES = 11
 
 
-def _by_region_figure(values: pd.Series, title: str, label: str, out: Path, stem: str) -> list[Path]:
+def _by_region_figure(values: pd.Series, title: str, label: str, out: Path, stem: str,
+                      regions_of: dict[str, str] | None = None) -> list[Path]:
     paths = []
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(max(7, 0.12 * len(values)), 4))
     plotting.bar_by_region(values, ax=ax, title=title, ylabel=label)
     paths.append(plotting.save(fig, out / f"{stem}.png"))
     plt.close(fig)
-    if len(values) == COUNTIES:
+    if regions_of is not None or len(values) == COUNTIES:
         fig, ax = plt.subplots(figsize=(6, 7))
-        plotting.county_map(values, ax=ax, title=title, label=label)
+        if regions_of is not None:
+            plotting.region_map(values, regions_of, ax=ax, title=title, label=label)
+        else:
+            plotting.county_map(values, ax=ax, title=title, label=label)
         paths.append(plotting.save(fig, out / f"{stem}_map.png"))
         plt.close(fig)
     return paths
@@ -44,18 +48,19 @@ def largest_growing_industries(ds: xr.Dataset, region: str, n: int = 4) -> pd.Da
                          str(last): gp.sel(year=last, sector=top).to_pandas()})
 
 
-def reference_figures(ds: xr.Dataset, out: Path | str) -> list[Path]:
-    """Write the reference-path figures into ``out``; returns their paths."""
+def reference_figures(ds: xr.Dataset, out: Path | str, regions_of: dict[str, str] | None = None) -> list[Path]:
+    """Write the reference-path figures into ``out``; returns their paths. Maps: of the 11 counties, or of any
+    division built from municipalities given ``regions_of`` (municipality code -> region code)."""
     out = Path(out)
     pop = ds.population.sum("education")
     first, last = int(ds.year[0]), int(ds.year[-1])
     paths = []
     growth = 100 * (pop.sel(year=last) / pop.sel(year=first) - 1)
     paths += _by_region_figure(growth.to_pandas(), f"Population growth {first}–{last} (Fig. 1)", "%", out,
-                               "fig1_population_growth")
+                               "fig1_population_growth", regions_of)
     per_capita = 100 * annual_growth(mainland(ds) / pop)
     paths += _by_region_figure(per_capita.to_pandas(), f"Mainland gross product per capita {first}–{last} (Fig. 3)",
-                               "% per year", out, "fig3_gdp_per_capita_growth")
+                               "% per year", out, "fig3_gdp_per_capita_growth", regions_of)
     regions = [r for r in ("OSL", "TRO") if r in ds.region.values] or list(ds.region.values[:2])
     fig, axes = plt.subplots(1, len(regions), figsize=(6 * len(regions), 4))
     for ax, r in zip(np.atleast_1d(axes).ravel(), regions):

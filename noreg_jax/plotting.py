@@ -3,7 +3,8 @@
 The edge of the package: matplotlib only (any backend, Agg included; nothing here calls ``show``), no model
 code. Every function takes labelled pandas data in the units the caller wants printed (say % deviation from the
 reference, NOK million, thousand persons), draws on ``ax`` (a new figure when None) and returns the Axes.
-County outlines: ``data/geo/counties.geojson`` (EPSG:25833, metres; built by ``calibration/build_geo.py``).
+County outlines: ``data/geo/counties.geojson`` (EPSG:25833, metres; built by ``calibration/build_geo.py``);
+municipality outlines, for maps of any division built from municipalities: ``data/geo/municipalities.geojson``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,104 @@ from matplotlib import patheffects
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.collections import PatchCollection
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
 COUNTIES_GEOJSON = Path(__file__).parent / "data" / "geo" / "counties.geojson"
+MUNICIPALITIES_GEOJSON = Path(__file__).parent / "data" / "geo" / "municipalities.geojson"
+#: The capital area drawn enlarged in an inset of :func:`region_map` (EPSG:25833, metres: x0, x1, y0, y1).
+CAPITAL_AREA = (225_000.0, 295_000.0, 6_610_000.0, 6_680_000.0)
 MISSING_COLOUR = "lightgrey"
 EDGE_COLOUR = "white"
 BAR_COLOUR = "#1f4e79"
 NEGATIVE_COLOUR = "#b2182b"
+
+
+def _rings(geometry) -> list[np.ndarray]:
+    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    return [(k, np.asarray(ring, dtype=float)) for polygon in polygons for k, ring in enumerate(polygon)]
+
+
+def _compound_path(rings) -> MplPath:
+    vertices, codes = [], []
+    for k, ring in rings:
+        # Nonzero fill: exterior counter-clockwise, holes clockwise.
+        x, y = ring[:, 0], ring[:, 1]
+        if (np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]) > 0) != (k == 0):
+            ring = ring[::-1]
+        vertices.append(ring)
+        codes.append([MplPath.MOVETO] + [MplPath.LINETO] * (len(ring) - 2) + [MplPath.CLOSEPOLY])
+    return MplPath(np.concatenate(vertices), np.concatenate(codes))
+
+
+@lru_cache(maxsize=1)
+def _municipalities() -> tuple[tuple[str, MplPath, tuple], ...]:
+    """(code, compound path, border segments) of each municipality outline (metres); a segment is a pair of
+    vertices, sorted, so that the border two neighbours share is the same segment on both sides."""
+    data = json.loads(MUNICIPALITIES_GEOJSON.read_text(encoding="utf-8"))
+    out = []
+    for feature in data["features"]:
+        rings = _rings(feature["geometry"])
+        segments = tuple(tuple(sorted((tuple(a), tuple(b)))) for _, ring in rings for a, b in zip(ring[:-1], ring[1:]))
+        out.append((feature["properties"]["code"], _compound_path(rings), segments))
+    return tuple(out)
+
+
+def region_map(values: pd.Series, regions_of: dict[str, str], ax=None, title=None, label=None, cmap=None,
+               inset: bool = True):
+    """Choropleth of one value per region of a division built from municipalities (Series indexed by region code,
+    any unit): each municipality takes its region's colour (``regions_of``: municipality code -> region code),
+    borders are drawn between regions only. Values of both signs get a diverging scale centred on 0; the colour
+    limits are the 2nd and 98th percentiles (the colour bar's arrows mark values beyond them), so one region
+    does not flatten the rest. ``inset`` draws the capital area enlarged."""
+    unknown = sorted(set(values.index) - set(regions_of.values()))
+    if unknown:
+        raise KeyError(f"region_map: region code(s) {unknown} are not regions of the division")
+    ax = _axes(ax, (6.0, 6.5))
+    shapes = _municipalities()
+    data = np.array([values.get(regions_of.get(code), np.nan) for code, _, _ in shapes], dtype=float)
+    finite = data[np.isfinite(data)]
+    low, high = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+    if low < 0 < high:
+        bound = max(-low, high)
+        low, high = -bound, bound
+    norm = Normalize(low, high if high > low else low + 1.0)
+    colormap = plt.get_cmap(cmap or ("RdBu_r" if low < 0 < high else "viridis")).with_extremes(bad=MISSING_COLOUR)
+    owner: dict[tuple, set] = {}
+    for (code, _, segments) in shapes:
+        for seg in segments:
+            owner.setdefault(seg, set()).add(regions_of.get(code))
+    borders = [seg for seg, held in owner.items() if len(held) > 1]
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
+        (bool((finite < norm.vmin).any()), bool((finite > norm.vmax).any()))]
+
+    def draw(axes, width):
+        fill = PatchCollection([PathPatch(path) for _, path, _ in shapes], cmap=colormap, norm=norm, linewidth=0.3)
+        fill.set_array(np.ma.masked_invalid(data))
+        fill.set_edgecolor("face")  # no seams between the municipalities of one region
+        axes.add_collection(fill)
+        axes.add_collection(LineCollection(borders, colors=EDGE_COLOUR, linewidths=width))
+        axes.set_aspect("equal")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        return fill
+
+    fill = draw(ax, 0.5)
+    ax.autoscale_view()
+    ax.set_axis_off()
+    if inset:
+        x0, x1, y0, y1 = CAPITAL_AREA
+        zoom = ax.inset_axes([0.62, 0.02, 0.36, 0.36])
+        draw(zoom, 0.8)
+        zoom.set_xlim(x0, x1)
+        zoom.set_ylim(y0, y1)
+        zoom.set_title("Oslo area", fontsize=7)
+    ax.figure.colorbar(fill, ax=ax, label=label, shrink=0.6, extend=extend)
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 @lru_cache(maxsize=1)

@@ -80,3 +80,51 @@ def test_line_paths_writes_png(tmp_path):
     ax = plotting.line_paths(df, title="population", ylabel="% deviation")
     assert len(ax.lines) == 2
     assert _written(plotting.save(ax.figure, tmp_path / "paths.png"))
+
+
+def _trondelag_division():
+    table = pd.read_csv(plotting.MUNICIPALITIES_GEOJSON.parents[1] / "mappings" / "trondelag_economic_regions.csv",
+                        dtype=str)
+    return dict(zip(table["municipality"], table["region"]))
+
+
+def test_region_map_colours_each_municipality_by_its_region_and_borders_only_between_regions(tmp_path):
+    regions_of = _trondelag_division()
+    regions = sorted(set(regions_of.values()))
+    values = pd.Series(np.linspace(-2.0, 3.0, len(regions)), index=regions)
+    ax = plotting.region_map(values, regions_of, title="population, % deviation", label="%")
+    assert _written(plotting.save(ax.figure, tmp_path / "region_map.png"))
+    fill, borders = ax.collections[0], ax.collections[1]
+    codes = [code for code, _, _ in plotting._municipalities()]
+    assert len(codes) == 354 and len(fill.get_paths()) == len(codes)  # Kvitsøy and Træna are not in the outlines
+    np.testing.assert_array_equal(fill.get_array(), [values[regions_of[c]] for c in codes])  # the region's value
+    assert fill.norm.vmin == -fill.norm.vmax  # both signs: a scale centred on 0
+    # a border segment is shared by municipalities of two regions; none runs between two of one region
+    owners = {}
+    for code, _, segments in plotting._municipalities():
+        for seg in segments:
+            owners.setdefault(seg, set()).add(regions_of[code])
+    drawn = {tuple(sorted(map(tuple, seg))) for seg in borders.get_segments()}
+    assert drawn and all(len(owners[seg]) == 2 for seg in drawn)
+    assert len(ax.child_axes) == 1  # the capital-area inset
+    with pytest.raises(KeyError, match="XYZ"):
+        plotting.region_map(pd.Series({"XYZ": 1.0}), regions_of)
+
+
+def test_the_reference_figures_of_a_division_include_its_maps(tmp_path):
+    import xarray as xr
+
+    from noreg_jax.figures import reference_figures
+
+    regions_of = _trondelag_division()
+    regions = list(dict.fromkeys(regions_of.values()))
+    years, education = [2018, 2050], ["low", "voc", "bach", "mast"]
+    rng = np.random.default_rng(0)
+    shape = (len(years), len(regions), len(education))
+    ds = xr.Dataset(
+        {"population": (("year", "region", "education"), rng.uniform(1, 2, shape)),
+         "migration": (("year", "region", "education"), rng.normal(size=shape)),
+         "gross_product": (("year", "region", "sector"), rng.uniform(1, 2, (2, len(regions), 2)))},
+        coords={"year": years, "region": regions, "education": education, "sector": ["PETRO", "TRADE"]})
+    written = {p.name for p in reference_figures(ds, tmp_path, regions_of)}
+    assert {"fig1_population_growth_map.png", "fig3_gdp_per_capita_growth_map.png"} <= written
