@@ -20,6 +20,15 @@ DEFAULT_DATA_DIR = Path(__file__).parent / "data" / "benchmark_2018"
 MAPPINGS_DIR = Path(__file__).parent / "data" / "mappings"
 MUNICIPALITIES = Path(__file__).parent / "data" / "zones" / "municipalities.csv"
 MUNICIPAL_COMMUTING = Path(__file__).parent / "data" / "zones" / "commuting.csv"
+#: Optional sub-county tables (``calibration.build_zones --employment/--education``; docs/model.md, Regional
+#: divisions): employed persons by municipality and industry group (workplace), persons by municipality and
+#: education group (residence), and the groups of the model's sectors and education groups in them.
+ZONE_EMPLOYMENT = Path(__file__).parent / "data" / "zones" / "employment_by_industry.csv"
+ZONE_EDUCATION = Path(__file__).parent / "data" / "zones" / "education_by_municipality.csv"
+ZONE_GROUPS = Path(__file__).parent / "data" / "zones" / "groups.csv"
+#: Weight of the part's share of all jobs (residents) in its share of each sector (education group) when a
+#: sub-county table divides its county: 1 % keeps every sector active in every part (ASSUMED).
+ZONE_FLOOR = 0.01
 TRANSPORT = "TRANS"
 
 
@@ -672,10 +681,97 @@ class MunicipalParts:
     jobs: np.ndarray
     population: np.ndarray
     flows: np.ndarray
+    sectors: np.ndarray | None = None  # [cell, j] the cell's share of its county's sector j (None: ``jobs``)
+    educations: np.ndarray | None = None  # [cell, e] its share of the county's residents of group e (None: population)
+    from_data: dict = None  # kind -> counties whose split used a sub-county table (the others are SYNTHESISED)
 
 
-def municipal_parts(path: Path | str, sets: Sets) -> MunicipalParts:
-    """The cells of a division by municipality (:class:`MunicipalParts`; docs/model.md, Regional divisions)."""
+def _zone_table(path: Path, kind: str, value: str, groups: dict[str, str], known: pd.DataFrame) -> pd.DataFrame | None:
+    """An optional sub-county table (municipality, group, value): None when absent; checked against the municipalities
+    of 2020 and the groups of ``groups.csv``."""
+    if not path.exists():
+        return None
+    df = _read_csv(path, ["municipality", "group", value])
+    df[value] = _numeric(df, path, value)
+    for field, allowed in (("municipality", set(known["municipality"])), ("group", set(groups.values()))):
+        bad = ~df[field].isin(allowed)
+        if bad.any():
+            k = int(np.argmax(bad.to_numpy()))
+            raise DataError(f"{path}: field {field!r} has {df[field].iloc[k]!r} (row {k + 2}), not one of the "
+                            f"{'municipalities of 2020' if field == 'municipality' else kind + ' groups of ' + ZONE_GROUPS.name}")
+    if df.duplicated(["municipality", "group"]).any():
+        k = int(np.argmax(df.duplicated(["municipality", "group"]).to_numpy()))
+        raise DataError(f"{path}: municipality {df['municipality'].iloc[k]!r} and group {df['group'].iloc[k]!r} "
+                        f"appear twice (row {k + 2})")
+    return df
+
+
+def _zone_groups(sets: Sets) -> dict[str, dict[str, str]]:
+    """kind ('sector', 'education') -> {model code: group} from ``groups.csv`` (every model code in one group)."""
+    df = _read_csv(ZONE_GROUPS, ["kind", "code", "group"])
+    out = {}
+    for kind, codes in (("sector", sets.sectors), ("education", sets.education)):
+        rows = df[df["kind"] == kind]
+        mapping = dict(zip(rows["code"], rows["group"]))
+        missing = [c for c in codes if c not in mapping]
+        if missing or set(mapping) - set(codes):
+            raise DataError(f"{ZONE_GROUPS}: field 'code' of kind {kind!r} must list every model code once: "
+                            f"missing {missing}, unknown {sorted(set(mapping) - set(codes))}")
+        out[kind] = mapping
+    return out
+
+
+def _shares_from_table(table: pd.DataFrame, value: str, size: str, cell_of: dict, cells: tuple, known: pd.DataFrame,
+                       county_mix: np.ndarray, groups: list[str], sets: Sets) -> tuple[np.ndarray, list[str]]:
+    """[cell, group] shares of each county's total of a group from a sub-county table, and the counties it covers.
+
+    A county whose every municipality is in the table is divided by the table alone. In a county it covers in part,
+    the municipalities outside it get the county's estimated remainder: the county's total of each group (its
+    benchmark mix ``county_mix[c, group]`` times its municipalities' ``size``, SSB 11618) less the table's values,
+    spread over them by ``size`` (SYNTHESISED). A county it does not cover is divided by ``size`` alone."""
+    index = {c: k for k, c in enumerate(cells)}
+    g_index = {g: k for k, g in enumerate(groups)}
+    data = np.zeros((len(known), len(groups)))
+    row = {m: k for k, m in enumerate(known["municipality"])}
+    for m, g, v in zip(table["municipality"], table["group"], table[value]):
+        data[row[m], g_index[g]] = v
+    covered = np.zeros(len(known), dtype=bool)
+    covered[[row[m] for m in set(table["municipality"])]] = True
+    weight = known[size].to_numpy(dtype=float)
+    county = known["county"].map(sets.regions.index).to_numpy()
+    by_group = np.zeros((len(cells), len(groups)))
+    used = []
+    for c in range(sets.n_regions):
+        here = county == c
+        if not covered[here].any():
+            by_group_c = weight[here, None] * np.ones(len(groups))[None]
+        else:
+            used.append(sets.regions[c])
+            rest = here & ~covered
+            by_group_c = data[here].copy()
+            if rest.any():
+                estimate = county_mix[c] * weight[here].sum()
+                remainder = np.maximum(estimate - data[here & covered].sum(axis=0), 0.0)
+                if remainder.sum() <= 0:
+                    raise DataError(f"{table.attrs.get('path', 'sub-county table')}: the municipalities it lists in "
+                                    f"{sets.regions[c]} hold the whole county; list all of them or fewer")
+                remainder *= weight[rest].sum() / remainder.sum()
+                by_group_c[~covered[here]] = weight[rest, None] / weight[rest].sum() * remainder[None]
+        for k, m in enumerate(known["municipality"][here]):
+            by_group[index[cell_of[m]]] += by_group_c[k]
+    cell_county = np.array([sets.regions.index(c) for c, _ in cells])
+    totals = np.zeros((sets.n_regions, len(groups)))
+    np.add.at(totals, cell_county, by_group)
+    if (totals <= 0).any():
+        c, g = np.argwhere(totals <= 0)[0]
+        raise DataError(f"sub-county table: group {groups[g]!r} has no {value.replace('_', ' ')} in county "
+                        f"{sets.regions[c]}")
+    return by_group / totals[cell_county], used
+
+
+def municipal_parts(path: Path | str, sets: Sets, b: Benchmark | None = None) -> MunicipalParts:
+    """The cells of a division by municipality (:class:`MunicipalParts`; docs/model.md, Regional divisions); with the
+    county benchmark ``b`` and the optional sub-county tables, each cell's share of every sector and education group."""
     df, _, known = _read_municipal_assignment(path, sets)
     table = known.set_index("municipality")
     cell_of = {m: (table.at[m, "county"], g) for m, g in zip(df["municipality"], df["region"])}
@@ -694,7 +790,33 @@ def municipal_parts(path: Path | str, sets: Sets) -> MunicipalParts:
     np.add.at(flows, (commuting["residence"].map(lambda m: index[cell_of[m]]).to_numpy(),
                       commuting["workplace"].map(lambda m: index[cell_of[m]]).to_numpy()),
               commuting["employed_persons"].to_numpy())
-    return MunicipalParts(cells, jobs, population, flows)
+    sectors = educations = None
+    from_data = {}
+    if b is not None and (ZONE_EMPLOYMENT.exists() or ZONE_EDUCATION.exists()):
+        groups = _zone_groups(sets)
+        persons = np.asarray(b.persons, dtype=float)
+        for kind, path_k, value, size, codes in (
+                ("sector", ZONE_EMPLOYMENT, "employed", "employed_workplace", sets.sectors),
+                ("education", ZONE_EDUCATION, "persons", "population_15_74", sets.education)):
+            table = _zone_table(path_k, kind, value, groups[kind], known)
+            if table is None:
+                continue
+            table.attrs["path"] = str(path_k)
+            names = list(dict.fromkeys(groups[kind][c] for c in codes))
+            member = np.array([[float(groups[kind][c] == g) for g in names] for c in codes])  # [code, group]
+            mix = (persons.sum(axis=2) if kind == "sector" else np.asarray(b.population, dtype=float)) @ member
+            shares, used = _shares_from_table(table, value, size, cell_of, cells, known, mix / mix.sum(axis=1,
+                                              keepdims=True), names, sets)
+            from_data[kind] = used
+            # a part with none of a group in the table keeps a little of it (the model needs every sector and group
+            # active in every region): each share is blended with the part's share of all jobs / residents
+            blended = (1.0 - ZONE_FLOOR) * (shares @ member.T) \
+                + ZONE_FLOOR * (jobs if kind == "sector" else population)[:, None]
+            if kind == "sector":
+                sectors = blended
+            else:
+                educations = blended
+    return MunicipalParts(cells, jobs, population, flows, sectors, educations, from_data)
 
 
 
@@ -747,76 +869,118 @@ def aggregate_regions(b: Benchmark, mapping: dict | Path | str) -> Benchmark:
 def divide_by_municipalities(b: Benchmark, path: Path | str) -> Benchmark:
     """The county benchmark on a division built from municipalities (docs/model.md, Regional divisions).
 
-    Each county is cut into cells (its part in each region, :func:`municipal_parts`): production, trade from it and
-    public demand by the cell's share of the county's jobs; population and transfers by its share of the residents
-    15-74; commuting between cells from SSB 03321 (:func:`_cell_commuting`), which sets where each cell's employed
+    Each county is cut into cells (its part in each region, :func:`municipal_parts`): production by the cell's share
+    of the county's jobs in each sector (from a sub-county employment table where one covers the county, else its
+    share of all jobs, SSB 11618), public demand and investment by its share of all jobs; population and transfers
+    by its share of the county's residents in each education group (a sub-county education table, else its residents
+    15-74); commuting between cells from SSB 03321 (:func:`_cell_commuting`), which sets where each cell's employed
     residents work and so its wage income and labour force; household capital income follows wage income, and tax,
-    consumption and saving follow income, as the county benchmark is built. The industry and education mix of
-    each cell is its county's (SYNTHESISED). The cells are then merged into the division's regions."""
+    consumption and saving follow income, as the county benchmark is built. The cells are then merged into the
+    division's regions."""
     s = b.sets
     mapping, names = read_municipality_division(path, s)  # validates the file (and its use of county codes)
     if all(len(parts) == 1 for parts in mapping.values()):  # counties kept whole or merged: nothing to divide
         groups = tuple(dict.fromkeys(g for c in s.regions for g in mapping[c]))
         whole = np.array([[float(g in mapping[c]) for c in s.regions] for g in groups])
         return _regroup(b, groups, whole, whole, names)
-    parts = municipal_parts(path, s)
+    parts = municipal_parts(path, s, b)
     county = np.array([s.region(c) for c, _ in parts.cells])
-    A = np.zeros((len(parts.cells), s.n_regions))
-    P = np.zeros_like(A)
-    A[np.arange(len(county)), county] = parts.jobs
-    P[np.arange(len(county)), county] = parts.population
+    n = np.arange(len(county))
+
+    def in_county(shares):  # [cell] or [cell, x] -> [cell, county(, x)]
+        out = np.zeros((len(county), s.n_regions) + np.shape(shares)[1:])
+        out[n, county] = shares
+        return out
+    A, P = in_county(parts.jobs), in_county(parts.population)
+    sectors = None if parts.sectors is None else in_county(parts.sectors)
+    educations = None if parts.educations is None else in_county(parts.educations)
     cell_codes = tuple(f"{g}@{c}" for c, g in parts.cells)
-    cells = _regroup(b, cell_codes, A, P, {}, commuting=_cell_commuting(b, A, parts.population, parts.flows, county))
+    commuting = _cell_commuting(b, A, sectors, parts.population, educations, parts.from_data.get("education", ()),
+                                parts.flows, county)
+    cells = _regroup(b, cell_codes, A, P, {}, commuting=commuting, sectors=sectors, educations=educations)
     groups = tuple(dict.fromkeys(g for _, g in parts.cells))
     merge = np.zeros((len(groups), len(parts.cells)))
-    merge[[groups.index(g) for _, g in parts.cells], np.arange(len(parts.cells))] = 1.0
-    return _regroup(cells, groups, merge, merge, names)
+    merge[[groups.index(g) for _, g in parts.cells], n] = 1.0
+    divided = _regroup(cells, groups, merge, merge, names)
+    check_benchmark(divided, _resolve_mapping_path(path))  # balanced, every sector active in every region
+    return divided
 
 
-def _cell_commuting(b: Benchmark, A: np.ndarray, residents: np.ndarray, flows: np.ndarray, county: np.ndarray,
-                    tol: float = 1e-13, max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Commuting between cells [a, b, e] (persons, pay) that keeps the county flows and each cell's jobs.
-
-    For each workplace cell b of county d, the employed persons from county c, Z[c, b, e], are fitted
-    biproportionally (RAS) to the seed Y[c, b] = Σ_{a in c} flows[a, b] so that Σ_{b in d} Z[c, b, e] =
-    commuting_persons[c, d, e] and Σ_c Z[c, b, e] = jobs share of b × jobs of d; a cell a of c then gets the share
-    flows[a, b] / Y[c, b] of them. Pay is the county flow's pay per person. With 03321's own county flows (the
-    benchmark's) the fit is exact at the first step; with other data it is iterated, and an inconsistent one raises."""
-    persons, pay = np.asarray(b.commuting_persons), np.asarray(b.commuting)  # [c, d, e]
-    R, C = persons.shape[0], len(county)
-    member = np.zeros((C, R))
-    member[np.arange(C), county] = 1.0  # cell -> county
-    seed = member.T @ flows  # [c, b]
-    # a county pair without a flow in 03321 (but one in the benchmark): its flow goes to the cells in their jobs shares
-    start = np.where((seed @ member)[:, county] > 0, seed, A.sum(axis=1)[None, :])
-    Z = np.repeat(start[:, :, None], persons.shape[2], axis=2)
-    block_target = persons[:, county, :]  # [c, b, e]: the county flow c -> county of b
-    jobs = A.sum(axis=1)[:, None] * persons.sum(axis=0)[county]  # [b, e]
+def _fit_margins(seed: np.ndarray, margins: list, what: str, tol: float = 1e-13, max_iter: int = 1000) -> np.ndarray:
+    """Iterative proportional fitting of ``seed`` [a, b, e] to margins: each a pair (labels [a, b] of ints, target
+    [n, e]); a NaN target leaves its group free. Raises DataError naming ``what`` when it does not converge."""
+    x = seed.copy()
+    E = x.shape[2]
+    worst = np.inf
     for _ in range(max_iter):
-        blocks = np.einsum("cbe,bd->cde", Z, member)[:, county, :]
-        Z *= np.divide(block_target, blocks, out=np.zeros_like(Z), where=blocks > 0)
-        cols = Z.sum(axis=0)
-        gap = np.abs(cols - jobs) / np.maximum(jobs, 1e-300)
-        Z *= np.divide(jobs, cols, out=np.zeros_like(cols), where=cols > 0)[None]
-        blocks = np.einsum("cbe,bd->cde", Z, member)[:, county, :]
-        if max(gap.max(), (np.abs(blocks - block_target) / np.maximum(block_target, 1e-300)).max()) < tol:
-            break
+        worst = 0.0
+        for labels, target in margins:
+            flat = labels.ravel()
+            sums = np.stack([np.bincount(flat, weights=x[:, :, e].ravel(), minlength=len(target)) for e in range(E)],
+                            axis=1)
+            fixed = np.isfinite(target)
+            gap = np.abs(sums - np.where(fixed, target, sums)) / np.maximum(np.abs(np.where(fixed, target, 1.0)), 1e-300)
+            worst = max(worst, float(gap.max()))
+            factor = np.where(fixed & (sums > 0), np.where(fixed, target, 0.0) / np.where(sums > 0, sums, 1.0),
+                              np.where(fixed, 0.0, 1.0))
+            x *= factor[labels]
+        if worst < tol:
+            return x
+    raise DataError(f"{what}: the commuting between municipalities cannot be fitted to the benchmark's commuting "
+                    f"between counties, the parts' jobs and their residents (largest gap {worst:.3g} after "
+                    f"{max_iter} steps)")
+
+
+def _cell_commuting(b: Benchmark, A: np.ndarray, sectors, residents: np.ndarray, educations, education_counties,
+                    flows: np.ndarray, county: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Commuting between cells [a, b, e] (persons, pay) fitted to SSB 03321 between the cells' municipalities.
+
+    Persons: the seed flows[a, b] (the same for every group: 03321 has no education) is fitted so that every county
+    pair keeps the benchmark's flow, every workplace cell holds its jobs of each group (its sectors' jobs) and, where
+    an education table covers the county, every residence cell its share of the county's employed residents of each
+    group. Pay: persons × the county flow's pay per person, fitted to the county flows' pay and each cell's wage bill
+    (its sectors' pay). With 03321's own county shares and no sub-county tables the fit is exact at the first step."""
+    persons, pay = np.asarray(b.commuting_persons), np.asarray(b.commuting)  # [c, d, e]
+    R, C, E = persons.shape[0], len(county), persons.shape[2]
+    sh = b.shelf
+    host = np.asarray(sh.host, dtype=float)
+    hosted_persons = host[:, None] * np.asarray(sh.persons, dtype=float).sum(axis=0)[None]
+    hosted_pay = host[:, None] * np.asarray(sh.compensation, dtype=float).sum(axis=0)[None]
+    if sectors is None:
+        jobs = A.sum(axis=1)[:, None] * persons.sum(axis=0)[county]
+        wage_bill = A.sum(axis=1)[:, None] * pay.sum(axis=0)[county]
     else:
-        raise DataError(f"{MUNICIPAL_COMMUTING}: the commuting between municipalities cannot be fitted to the "
-                        f"benchmark's commuting between counties and jobs (gap {gap.max():.3g} after {max_iter} steps)")
-    # [a, b]: cell a's share of its county's flow into b (where 03321 has none, a's share of the county's residents)
-    within = np.where(seed[county] > 0, flows / np.where(seed[county] > 0, seed[county], 1.0), residents[:, None])
-    X = within[:, :, None] * Z[county]  # [a, b, e]
+        a_total = A.sum(axis=1)[:, None]
+        jobs = np.einsum("crj,rje->ce", sectors, np.asarray(b.persons)) + a_total * hosted_persons[county]
+        wage_bill = np.einsum("crj,rje->ce", sectors, np.asarray(b.compensation)) + a_total * hosted_pay[county]
+    block = (county[:, None] * R + county[None, :])  # [a, b]: the county pair
+    cols = np.broadcast_to(np.arange(C)[None, :], (C, C))
+    rows = np.broadcast_to(np.arange(C)[:, None], (C, C))
+    seed = np.repeat(flows[:, :, None], E, axis=2).astype(float)
+    empty = np.bincount(block.ravel(), weights=flows.ravel(), minlength=R * R)[block] <= 0  # no 03321 flow
+    seed[empty] = (residents[:, None] * A.sum(axis=1)[None, :])[empty][:, None]
+    margins = [(block, persons.reshape(R * R, E)), (cols, jobs)]
+    if educations is not None:  # cells of the counties an education table covers: their employed residents
+        target = educations.sum(axis=1) * np.asarray(b.labour_force)[county]  # [a, e]
+        target[~np.isin(county, [b.sets.region(c) for c in education_counties])] = np.nan
+        margins.append((rows, target))
+    X = _fit_margins(seed, margins, str(MUNICIPAL_COMMUTING))
     rate = np.divide(pay, persons, out=np.zeros_like(pay), where=persons > 0)  # pay per person of the county flow
-    return X, X * rate[county][:, county]
+    value = X * rate.reshape(R * R, E)[block]
+    if sectors is not None:
+        value = _fit_margins(value, [(block, pay.reshape(R * R, E)), (cols, wage_bill)], str(MUNICIPAL_COMMUTING))
+    return X, value
 
 
 def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray, names: dict[str, str],
-             commuting: tuple[np.ndarray, np.ndarray] | None = None) -> Benchmark:
-    """The benchmark on new regions: A[g, r] the share of region r's production (and jobs) in g, P[g, r] of its
-    residents; ``commuting`` (persons, pay [g, h, e]) when it comes from data (else a split region's own commuting
-    stays within each of its parts). Household capital income follows wage income and household spending follows
-    income; each region's imports and purchases from other regions follow its composite use."""
+             commuting: tuple[np.ndarray, np.ndarray] | None = None, sectors: np.ndarray | None = None,
+             educations: np.ndarray | None = None) -> Benchmark:
+    """The benchmark on new regions: A[g, r] the share of region r's jobs in g (its public demand, investment and
+    the shelf's host share follow it), ``sectors`` [g, r, j] of its sector j (default A), P[g, r] of its residents
+    and ``educations`` [g, r, e] of its residents of group e (default P); ``commuting`` (persons, pay [g, h, e]) when
+    it comes from data (else a split region's own commuting stays within each of its parts). Household capital
+    income follows wage income and household spending follows income; each region's imports and purchases from
+    other regions follow its composite use."""
     s = b.sets
     val = lambda x: np.asarray(x, dtype=float)
     agg1 = lambda x: np.tensordot(A, val(x), axes=(1, 0))
@@ -831,7 +995,11 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
         return out
 
     wage, cap, transfers = val(b.wage_income), val(b.capital_income), val(b.transfers)
-    households_follow_jobs = commuting is None and P is A
+    households_follow_jobs = commuting is None and P is A and sectors is None and educations is None
+    Aj = np.repeat(A[:, :, None], s.n_sectors, axis=2) if sectors is None else sectors  # [g, r, j]
+    Pe = np.repeat(P[:, :, None], s.n_education, axis=2) if educations is None else educations  # [g, r, e]
+    by_sector = lambda x: np.einsum("grj,rj...->gj...", Aj, val(x))
+    by_education = lambda x: np.einsum("gre,re->ge", Pe, val(x))
     if commuting is None:
         persons, pay = commuters(b.commuting_persons), commuters(b.commuting)
         wage_share = np.repeat(A[:, :, None], s.n_education, axis=2)  # [g, r, e]
@@ -839,17 +1007,20 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
         persons, pay = commuting
         wage_share = (A > 0)[:, :, None] * pay.sum(axis=1)[:, None, :] / wage[None]
     income = wage + cap + transfers
-    spending = (wage_share * (wage + cap)[None] + P[:, :, None] * transfers[None]) / income[None]  # [g, r, e]
+    spending = (wage_share * (wage + cap)[None] + Pe * transfers[None]) / income[None]  # [g, r, e]
     consumption = np.einsum("gre,rei->gei", spending, val(b.consumption))
     sh = b.shelf
     use = val(b.intermediate).sum(axis=2) + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :] \
         + val(b.consumption).sum(axis=1) + val(b.government) + val(b.investment) + val(b.inventories)
     use[:, s.transport] += val(b.delivery_margin).sum(axis=1)
-    own_use = A[:, :, None] * (use - val(b.consumption).sum(axis=1))[None] \
+    regional = val(b.government) + val(b.investment) + val(b.inventories) \
+        + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :]  # [r, i]: with the jobs
+    own_use = np.einsum("grj,rij->gri", Aj, val(b.intermediate)) + A[:, :, None] * regional[None] \
         + np.einsum("gre,rei->gri", spending, val(b.consumption))
+    own_use[:, :, s.transport] += np.einsum("grj,rj->gr", Aj, val(b.delivery_margin))
     destination = np.where(np.abs(use)[None] > 0, own_use / np.where(use == 0, 1.0, use)[None], A[:, :, None])
     to = lambda x: np.einsum("gri,ri->gi", destination, val(x))  # [g, i]: region g's part of r's purchases
-    shipments = lambda x: np.einsum("gs,hri,sri->ghi", A, destination, val(x), optimize=True)
+    shipments = lambda x: np.einsum("gsi,hri,sri->ghi", Aj, destination, val(x), optimize=True)
     weights = val(b.trade).sum(axis=2) + 1e-12
     dist = agg2(val(b.distance) * weights) / agg2(weights)
     members, shares, region_names = [], [], []
@@ -868,11 +1039,13 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
     sets = Sets(groups, tuple(region_names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
                 tuple(members), tuple(shares) if split else (), education_names=s.education_names)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
-    by_jobs = ("output", "capital", "production_tax", "intermediate_tax", "delivery_margin", "exports", "compensation",
-               "persons", "intermediate", "government", "investment", "inventories")
-    fields = {f: agg1(getattr(b, f)) for f in by_jobs}
+    by_sectors = ("output", "capital", "production_tax", "intermediate_tax", "delivery_margin", "exports",
+                  "compensation", "persons")
+    fields = {f: by_sector(getattr(b, f)) for f in by_sectors}
+    fields.update({f: agg1(getattr(b, f)) for f in ("government", "investment", "inventories")})
+    fields["intermediate"] = np.einsum("grj,rij->gij", Aj, val(b.intermediate))
     fields.update(
-        population=np.tensordot(P, val(b.population), axes=(1, 0)), transfers=np.tensordot(P, transfers, axes=(1, 0)),
+        population=by_education(b.population), transfers=by_education(transfers),
         labour_force=persons.sum(axis=1), wage_income=pay.sum(axis=1), commuting=pay, commuting_persons=persons,
         capital_income=np.einsum("gre,re->ge", wage_share, cap), consumption=consumption,
         income_tax=np.einsum("gre,re->ge", spending, val(b.income_tax)),
@@ -880,7 +1053,8 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
         imports=to(b.imports), trade=shipments(b.trade), margin=shipments(b.margin), distance=dist)
     deliveries = to(sh.deliveries)
     if households_follow_jobs:  # the same shares, without the round trip through income and use (bit for bit)
-        fields.update({f: agg1(getattr(b, f)) for f in ("labour_force", "wage_income", "capital_income",
+        fields.update({f: agg1(getattr(b, f)) for f in (*by_sectors, "intermediate", "population", "transfers",
+                                                         "labour_force", "wage_income", "capital_income",
                                                          "consumption", "income_tax", "savings", "imports")})
         fields.update(trade=agg2(b.trade), margin=agg2(b.margin))
         deliveries = agg1(sh.deliveries)

@@ -8,6 +8,8 @@ migration sums to zero, and every bad file is refused with the file, field and v
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pandas as pd
@@ -237,3 +239,133 @@ def test_more_vocational_residents_of_trondheim_lower_the_wage_of_its_commuters(
     fall = 1.0 - np.asarray(residence_wage(b, evaluate(x, shocked).wage))[:, voc]
     # measured: 2.6 % in Trondheim, 0.7 % for the rest of Trøndelag's residents, 0.03 % in the rest of the country
     assert fall[trh] > 2 * fall[tro_rest] > 20 * fall[rest] > 0.0
+
+
+def _jsonstat(dimensions: list[tuple[str, list[str], list[str]]], values, label: str) -> dict:
+    """A JSON-stat 2.0 dataset in SSB's PxWebApi layout (dimension id, codes, labels), values row-major."""
+    return {"version": "2.0", "class": "dataset", "label": label,
+            "source": "Test fixture written by tests/data/test_divisions.py, not an SSB download: the numbers are "
+                      "invented",
+            "id": [d for d, _, _ in dimensions], "size": [len(c) for _, c, _ in dimensions],
+            "role": {"time": ["Tid"], "geo": ["Region"]},
+            "dimension": {d: {"label": d, "category": {"index": {c: k for k, c in enumerate(codes)},
+                                                       "label": dict(zip(codes, labels))}}
+                          for d, codes, labels in dimensions},
+            "value": [float(v) for v in np.ravel(values)]}
+
+
+def test_sub_county_tables_from_jsonstat2_divide_a_county_by_data(tmp_path, monkeypatch, benchmark, municipalities):
+    # SSB 07984 and 09429 as a user would download them (JSON-stat2), for every municipality of Rogaland: the
+    # builder turns them into the zone tables, and the 85 economic regions then divide Rogaland by them
+    import json
+
+    import noreg_jax.data as data
+    from calibration import build_zones
+
+    m = municipalities
+    rog = list(m.loc[m["county"] == "ROG", "municipality"])
+    rng = np.random.default_rng(7)
+    industries = list(build_zones.INDUSTRY_GROUPS)
+    employed = rng.integers(0, 3000, size=(len(rog), len(industries), 1)).astype(float)
+    employed[0, industries.index("05-09")] = 0.0  # one municipality without mining or oil
+    employment = _jsonstat([("Region", [f"K-{c}" for c in rog], rog), ("NACE2007", industries, industries),
+                            ("ContentsCode", ["SysselEtterArbste"], ["Employed persons"]), ("Tid", ["2020"], ["2020"])],
+                           employed, "07984: Employed persons by place of work, industry (SN2007)")
+    levels = ["01", "02a", "11", "03a", "04a", "09a"]
+    persons = rng.integers(10, 5000, size=(len(rog), len(levels), 1, 1))
+    education = _jsonstat([("Region", rog, rog), ("Nivaa", levels, levels), ("Kjonn", ["0"], ["Both sexes"]),
+                           ("ContentsCode", ["Personer"], ["Persons"]), ("Tid", ["2020"], ["2020"])],
+                          persons, "09429: Persons 16 years and older, by level of education")
+    files = {}
+    for name, table in (("employment", employment), ("education", education)):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(table))
+    emp_table, edu_table = build_zones.jsonstat_tables(m, files["employment"], files["education"])
+    assert set(emp_table["municipality"]) == set(rog) and set(emp_table["group"]) == set(industries)
+    assert set(edu_table["group"]) == {"01+02a+11", "03a", "04a"}  # 09a (no education given) left out
+    paths = {"ZONE_EMPLOYMENT": tmp_path / "employment.csv", "ZONE_EDUCATION": tmp_path / "education.csv"}
+    emp_table.to_csv(paths["ZONE_EMPLOYMENT"], index=False)
+    edu_table.to_csv(paths["ZONE_EDUCATION"], index=False)
+    groups = tmp_path / "groups.csv"
+    build_zones.zone_groups().to_csv(groups, index=False)
+    for name, path in (*paths.items(), ("ZONE_GROUPS", groups)):
+        monkeypatch.setattr(data, name, path)
+
+    parts = data.municipal_parts("economic_regions.csv", benchmark.sets, benchmark)
+    assert parts.from_data == {"sector": ["ROG"], "education": ["ROG"]}
+    divided = aggregate_regions(benchmark, "economic_regions.csv")  # check_benchmark inside: balanced, all active
+    s, c = divided.sets, benchmark.sets.region("ROG")
+    region_of = dict(zip(m["municipality"], m["economic_region"]))
+    for region in sorted({region_of[code] for code in rog}):
+        n, mine = s.region(region), [k for k, code in enumerate(rog) if region_of[code] == region]
+        jobs = m.loc[m["economic_region"] == region, "employed_workplace"].sum() / \
+            m.loc[m["county"] == "ROG", "employed_workplace"].sum()
+        residents = m.loc[m["economic_region"] == region, "population_15_74"].sum() / \
+            m.loc[m["county"] == "ROG", "population_15_74"].sum()
+        for sector, group in (("HEALTH", "86-88"), ("METAL", "10-33"), ("PETRO", "05-09")):
+            g = industries.index(group)
+            expected = (1 - data.ZONE_FLOOR) * employed[mine, g].sum() / employed[:, g].sum() + data.ZONE_FLOOR * jobs
+            j = s.sector(sector)
+            np.testing.assert_allclose(np.asarray(divided.output)[n, j] / np.asarray(benchmark.output)[c, j],
+                                       expected, rtol=1e-12, err_msg=f"{region} {sector}")
+        bach = levels.index("03a")
+        expected = (1 - data.ZONE_FLOOR) * persons[mine, bach].sum() / persons[:, bach].sum() + data.ZONE_FLOOR * residents
+        e = s.educ("bach")
+        np.testing.assert_allclose(np.asarray(divided.population)[n, e] / np.asarray(benchmark.population)[c, e],
+                                   expected, rtol=1e-12, err_msg=region)
+        # the employed residents of each group follow the education table too (the commuting fit's rows)
+        np.testing.assert_allclose(np.asarray(divided.labour_force)[n, e] / np.asarray(benchmark.labour_force)[c, e],
+                                   expected, rtol=1e-9, err_msg=region)
+    back = aggregate_regions(divided, {g: s.counties_of(n)[0] for n, g in enumerate(s.regions)})
+    for name, value in _fields(benchmark).items():
+        np.testing.assert_allclose(_fields(back)[name], value, rtol=1e-10, atol=1e-9, err_msg=name)
+
+
+def test_the_shipped_telemark_tables_divide_vestfold_og_telemark(benchmark, municipalities):
+    from noreg_jax.data import ZONE_FLOOR, municipal_parts
+
+    parts = municipal_parts("economic_regions.csv", benchmark.sets, benchmark)
+    assert parts.from_data == {"sector": ["VTE"], "education": ["VTE"]}  # the rest of the country: SYNTHESISED
+    divided = aggregate_regions(benchmark, "economic_regions.csv")
+    s, c = divided.sets, benchmark.sets.region("VTE")
+    share = lambda field, n, j: np.asarray(getattr(divided, field))[n, j] / np.asarray(getattr(benchmark, field))[c, j]
+    # Vest-Telemark (ER38006) has no mining or oil jobs in the table: only the 1 % floor of its jobs share is left
+    m = municipalities
+    jobs = m.loc[m["economic_region"] == "ER38006", "employed_workplace"].sum() / \
+        m.loc[m["county"] == "VTE", "employed_workplace"].sum()
+    n = s.region("ER38006")
+    np.testing.assert_allclose(share("output", n, s.sector("PETRO")), ZONE_FLOOR * jobs, rtol=1e-12)
+    # sectors of one SN2007 group (manufacturing) keep the county's mix within the group in every part
+    for n in range(s.n_regions):
+        if "VTE" in s.counties_of(n):
+            np.testing.assert_allclose(share("output", n, s.sector("CHEM")), share("output", n, s.sector("FOOD")),
+                                       rtol=1e-12)
+
+
+@pytest.mark.parametrize("row, words", [("9999,01-03,5", "field 'municipality' has '9999'"),
+                                        ("3806,01-99,5", "field 'group' has '01-99'"),
+                                        ("3806,01-03,-5", "employed")])
+def test_a_bad_sub_county_table_names_its_file_field_and_value(tmp_path, monkeypatch, benchmark, row, words):
+    import noreg_jax.data as data
+
+    bad = tmp_path / "employment_by_industry.csv"
+    bad.write_text(data.ZONE_EMPLOYMENT.read_text(encoding="utf-8") + row + "\n", encoding="utf-8")
+    monkeypatch.setattr(data, "ZONE_EMPLOYMENT", bad)
+    with pytest.raises(DataError, match=re.escape(str(bad)) + ".*" + re.escape(words)):
+        aggregate_regions(benchmark, "economic_regions.csv")
+
+
+def test_the_shipped_sub_county_tables_are_the_builders_output(municipalities):
+    import noreg_jax.data as data
+    from calibration import build_zones
+
+    m = build_zones.municipalities()
+    employment, education = build_zones.telemark_tables(m)
+    for built, shipped in ((employment, data.ZONE_EMPLOYMENT), (education, data.ZONE_EDUCATION),
+                           (build_zones.zone_groups(), data.ZONE_GROUPS)):
+        pd.testing.assert_frame_equal(built.reset_index(drop=True),
+                                      pd.read_csv(shipped, dtype={"municipality": str}), check_dtype=False)
+    names = set(m.set_index("municipality").loc[sorted(set(employment["municipality"])), "name"])
+    assert {"Skien", "Porsgrunn", "Vinje"} <= names
+    assert len(set(employment["municipality"])) == 17 and set(employment["municipality"]) <= set(
+        municipalities.loc[municipalities["county"] == "VTE", "municipality"])
