@@ -725,7 +725,8 @@ def _shares_from_table(table: pd.DataFrame, value: str, size: str, cell_of: dict
                        county_mix: np.ndarray, groups: list[str], sets: Sets) -> tuple[np.ndarray, list[str]]:
     """[cell, group] shares of each county's total of a group from a sub-county table, and the counties it covers.
 
-    A county whose every municipality is in the table is divided by the table alone. In a county it covers in part,
+    Each listed municipality keeps the table's mix at its own size in SSB 11618 (``size``). A county whose every
+    municipality is in the table is divided by the table alone. In a county it covers in part,
     the municipalities outside it get the county's estimated remainder: the county's total of each group (its
     benchmark mix ``county_mix[c, group]`` times its municipalities' ``size``, SSB 11618) less the table's values,
     spread over them by ``size`` (SYNTHESISED). A county it does not cover is divided by ``size`` alone."""
@@ -738,6 +739,13 @@ def _shares_from_table(table: pd.DataFrame, value: str, size: str, cell_of: dict
     covered = np.zeros(len(known), dtype=bool)
     covered[[row[m] for m in set(table["municipality"])]] = True
     weight = known[size].to_numpy(dtype=float)
+    # the table gives each municipality's mix; its size is SSB 11618's (jobs, or residents 15-74), the basis of the
+    # municipalities outside the table (09429 counts persons 16+ of every age)
+    listed = data[covered].sum(axis=1)
+    if (listed <= 0).any():
+        m = known["municipality"].to_numpy()[covered][int(np.argmin(listed))]
+        raise DataError(f"{table.attrs.get('path', 'sub-county table')}: municipality {m!r} has no {value} in any group")
+    data[covered] *= (weight[covered] / listed)[:, None]
     county = known["county"].map(sets.regions.index).to_numpy()
     by_group = np.zeros((len(cells), len(groups)))
     used = []

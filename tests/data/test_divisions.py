@@ -296,6 +296,11 @@ def test_sub_county_tables_from_jsonstat2_divide_a_county_by_data(tmp_path, monk
     divided = aggregate_regions(benchmark, "economic_regions.csv")  # check_benchmark inside: balanced, all active
     s, c = divided.sets, benchmark.sets.region("ROG")
     region_of = dict(zip(m["municipality"], m["economic_region"]))
+    # each municipality keeps the table's mix at its SSB 11618 size (jobs; residents 15-74)
+    size = m.set_index("municipality").loc[rog]
+    employed = employed * (size["employed_workplace"].to_numpy() / employed.sum(axis=(1, 2)))[:, None, None]
+    counted = persons[:, :5].sum(axis=(1, 2, 3))  # 09a (no education given) is not counted
+    persons = persons * (size["population_15_74"].to_numpy() / counted)[:, None, None, None]
     for region in sorted({region_of[code] for code in rog}):
         n, mine = s.region(region), [k for k, code in enumerate(rog) if region_of[code] == region]
         jobs = m.loc[m["economic_region"] == region, "employed_workplace"].sum() / \
