@@ -125,7 +125,7 @@ def _instrument_costs(model: PathModel, scenario: Scenario, rule: str) -> np.nda
 
 def parse_policy(path: Path | str, model: PathModel, text: str | None = None) -> Problem:
     """Read and validate a policy file against the model (see the module docstring for the fields)."""
-    from sensitivity.outcomes import OutcomeError, parse_outcome, translate_counties
+    from sensitivity.outcomes import OutcomeError, parse_outcome
 
     path = Path(path)
     data = read_toml(PolicyError, path, text)
@@ -205,7 +205,7 @@ def parse_policy(path: Path | str, model: PathModel, text: str | None = None) ->
             weights.append(finite_number(PolicyError, path, f"{where}.weight", term.get("weight", 1.0)))
             continue
         try:
-            outcomes.append(parse_outcome(translate_counties(str(term["outcome"]), model), model))
+            outcomes.append(parse_outcome(str(term["outcome"]), model))
         except OutcomeError as exc:
             raise _err(path, f"{where}.outcome", term["outcome"], f"is not an outcome of this model ({exc})") from None
         weights.append(finite_number(PolicyError, path, f"{where}.weight", term.get("weight", 1.0)))

@@ -40,7 +40,7 @@ from noreg_jax.dynamics import PathModel, PathNotConverged, PathResult, failure_
 from noreg_jax.output_files import output_directory, write_table
 from noreg_jax.scenarios import DRIVERS, Scenario, apply_scenario, parse_scenario
 from noreg_jax.solver import SolverOptions
-from sensitivity.outcomes import Outcome, parse_outcome, translate_counties
+from sensitivity.outcomes import Outcome, parse_outcome
 
 GROUPINGS = ("shock", "input", "region", "year")
 DEFAULT_NODES = 4
@@ -218,7 +218,7 @@ def decompose(model: PathModel, scenario, outcome_spec: str, nodes: int = DEFAUL
         raise DecompositionError(f"nodes must be at least 1 (got {nodes})")
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario, model)
-    outcome = parse_outcome(translate_counties(outcome_spec, model), model)
+    outcome = parse_outcome(outcome_spec, model)
     shocked = apply_scenario(model, scenario)
     moved = moved_leaves(model, shocked)
     if not moved:

@@ -107,7 +107,9 @@ class Outcome:
 
 
 def parse_outcome(spec: str, model: PathModel) -> Outcome:
-    """Parse an outcome spec against the model's labels; raises :class:`OutcomeError` naming the bad part."""
+    """Parse an outcome spec against the model's labels, county codes translated to the division's regions
+    (:func:`translate_counties`); raises :class:`OutcomeError` naming the bad part."""
+    spec = translate_counties(spec, model)
     parts = spec.split(":")
     if len(parts) < 2:
         raise OutcomeError(f"outcome {spec!r}: expected 'variable:CODE...:YEAR', e.g. 'population:TRO:2050'")

@@ -374,3 +374,16 @@ def test_the_shipped_sub_county_tables_are_the_builders_output(municipalities):
     assert {"Skien", "Porsgrunn", "Vinje"} <= names
     assert len(set(employment["municipality"])) == 17 and set(employment["municipality"]) <= set(
         municipalities.loc[municipalities["county"] == "VTE", "municipality"])
+
+
+def test_an_outcome_named_by_its_county_is_the_sum_of_the_countys_parts(tmp_path, municipalities):
+    # every command that reads outcomes (gradients, sobol, estimate, decompose, optimise) parses them this way
+    from sensitivity.outcomes import OutcomeError, parse_outcome
+
+    model = reference_model(load_economy(regions=_write(tmp_path, _mixed(municipalities))))
+    s = model.economy.benchmark.sets
+    outcome = parse_outcome("population:TRO:voc:2050", model)
+    assert sorted(s.regions[k] for k in outcome.selection[0]) == ["TRH", "TRO_REST"]
+    assert parse_outcome("population:TRH:2050", model).selection[0] == (s.region("TRH"),)
+    with pytest.raises(OutcomeError, match="OSL"):  # Oslo is only part of OSVI
+        parse_outcome("population:OSL:2050", model)
