@@ -37,6 +37,40 @@ def draw_count(text: str) -> int:
     return n
 
 
+def figure_formats(text: str) -> tuple[str, ...]:
+    """``--format``: comma-separated figure formats (png, pdf, svg)."""
+    from noreg_jax.plotting import KNOWN_FORMATS
+
+    formats = tuple(f.strip().lower() for f in text.split(","))
+    unknown = [f for f in formats if f not in KNOWN_FORMATS]
+    if unknown or not all(formats):
+        raise argparse.ArgumentTypeError(f"{text!r}: formats are a comma-separated list of {', '.join(KNOWN_FORMATS)}")
+    return formats
+
+
+def figure_dpi(text: str) -> int:
+    """``--dpi``: a whole number of dots per inch, 50-1200."""
+    try:
+        dpi = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 50 <= dpi <= 1200:
+        raise argparse.ArgumentTypeError(f"{dpi}: the resolution must be 50-1200 dpi")
+    return dpi
+
+
+def _figure_options(parser) -> None:
+    parser.add_argument("--format", type=figure_formats, default=("png",), metavar="FORMATS",
+                        help="figure formats, comma-separated: png, pdf, svg (default png; e.g. png,pdf)")
+    parser.add_argument("--dpi", type=figure_dpi, default=120, help="figure resolution (default 120; 300 for print)")
+
+
+def _use_figure_options(args) -> None:
+    from noreg_jax import plotting
+
+    plotting.output(getattr(args, "format", ("png",)), getattr(args, "dpi", 120))
+
+
 def shock_scales(text: str) -> tuple[float, ...]:
     """``--scale``: comma-separated finite multipliers, e.g. ``0.5,1,2``."""
     values = []
@@ -118,6 +152,7 @@ def cmd_run_reference(args) -> int:
         import matplotlib
 
         matplotlib.use("Agg")  # files only, no display needed
+        _use_figure_options(args)
         from noreg_jax.data import DEFAULT_DATA_DIR, load_sets, municipality_regions
         from noreg_jax.figures import reference_figures
 
@@ -179,6 +214,7 @@ def cmd_run_scenario(args) -> int:
         if not args.no_figures:
             from noreg_jax.figures import scenario_figures
 
+            _use_figure_options(args)
             for f in scenario_figures(reference, ds, out, region, bands=bands):
                 print(f"figure: {f}")
         print(format_scenario_summary(reference, ds, region))
@@ -382,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_sub = run.add_subparsers(dest="what", required=True)
     ref = run_sub.add_parser("reference", help="the reference path 2018–2050 (Perspektivmeldingen 2021)")
     ref.add_argument("--out", default="results/reference", help="output directory")
-    ref.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    ref.add_argument("--no-figures", action="store_true", help="skip the figures")
+    _figure_options(ref)
     ref.add_argument("--quiet", action="store_true", help="no progress bar")
     ref.set_defaults(func=cmd_run_reference)
     scn = run_sub.add_parser("scenario", help="scenario file(s) (TOML) vs the reference path, batched")
@@ -397,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     scn.add_argument("--seed", type=int, default=0, help="seed of the scrambled Sobol' draws (default 0)")
     scn.add_argument("--cache", default="results/cache", help="where the reference path is cached")
     scn.add_argument("--no-cache", action="store_true", help="always re-solve the reference path")
-    scn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    scn.add_argument("--no-figures", action="store_true", help="skip the figures")
+    _figure_options(scn)
     scn.set_defaults(func=cmd_run_scenario)
     compare = sub.add_parser("compare", help="compare the model with published figures")
     compare_sub = compare.add_subparsers(dest="what", required=True)

@@ -247,10 +247,30 @@ def _finish(ax, title, ylabel, n_categories: int) -> None:
         ax.set_title(title)
 
 
+#: File formats and resolution of :func:`save`; ``noreg run … --format png,pdf --dpi 300`` sets them (:func:`output`).
+FORMATS: tuple[str, ...] = ("png",)
+DPI = 120
+KNOWN_FORMATS = ("png", "pdf", "svg")
+
+
+def output(formats: tuple[str, ...] = ("png",), dpi: int = 120) -> None:
+    """Set the formats (png, pdf, svg; the first is the one :func:`save` returns) and dpi of every saved figure."""
+    global FORMATS, DPI
+    unknown = [f for f in formats if f not in KNOWN_FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"figure format(s) {unknown or list(formats)} unknown; choose from {', '.join(KNOWN_FORMATS)}")
+    if not 50 <= dpi <= 1200:
+        raise ValueError(f"figure resolution {dpi} dpi is outside 50-1200")
+    FORMATS, DPI = tuple(dict.fromkeys(formats)), int(dpi)
+
+
 def save(fig, path) -> Path:
-    """Write a figure (or the figure of an Axes) to path at 120 dpi, creating parent folders; return the path."""
+    """Write a figure (or the figure of an Axes) to ``path`` in every format of :func:`output` (``path`` with each
+    suffix; png at 120 dpi by default), creating parent folders; return the path of the first format."""
     from noreg_jax.output_files import save_figure
 
     if isinstance(fig, Axes):
         fig = fig.figure
-    return save_figure(fig, path, dpi=120)
+    path = Path(path)
+    written = [save_figure(fig, path.with_suffix(f".{fmt}"), dpi=DPI) for fmt in FORMATS]
+    return written[0]

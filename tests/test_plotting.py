@@ -128,3 +128,31 @@ def test_the_reference_figures_of_a_division_include_its_maps(tmp_path):
         coords={"year": years, "region": regions, "education": education, "sector": ["PETRO", "TRADE"]})
     written = {p.name for p in reference_figures(ds, tmp_path, regions_of)}
     assert {"fig1_population_growth_map.png", "fig3_gdp_per_capita_growth_map.png"} <= written
+
+
+def test_figures_are_written_in_every_format_asked_for(tmp_path):
+    values = pd.Series({"OSL": 1.0, "TRO": -0.5})
+    try:
+        plotting.output(("png", "pdf", "svg"), dpi=300)
+        first = plotting.save(plotting.bar_by_region(values), tmp_path / "bars.png")
+    finally:
+        plotting.output()  # the defaults again: png at 120 dpi
+    assert first == tmp_path / "bars.png" and _written(first)
+    assert (tmp_path / "bars.pdf").read_bytes()[:5] == b"%PDF-" and b"<svg" in (tmp_path / "bars.svg").read_bytes()
+    from PIL import Image
+
+    assert round(Image.open(first).info["dpi"][0]) == 300
+    for formats, dpi in ((("jpg",), 120), ((), 120), (("png",), 10)):
+        with pytest.raises(ValueError, match="format|dpi"):
+            plotting.output(formats, dpi)
+    assert plotting.FORMATS == ("png",) and plotting.DPI == 120
+
+
+@pytest.mark.parametrize("argv, words", [(["--format", "png,jpg"], "formats are a comma-separated list"),
+                                         (["--dpi", "20"], "50-1200 dpi"), (["--dpi", "x"], "not a whole number")])
+def test_bad_figure_options_are_refused_with_the_reason(argv, words, capsys):
+    from noreg_jax.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "reference", "--out", "unused", *argv])
+    assert stop.value.code == 2 and words in capsys.readouterr().err
