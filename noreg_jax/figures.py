@@ -7,6 +7,7 @@ its inline figures); the CLI chooses Agg before it draws.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,25 +18,34 @@ import xarray as xr
 from noreg_jax import plotting
 from noreg_jax.results import annual_growth, industry_growth, mainland, require_region
 
-COUNTIES = 11
-
-
 def _by_region_figure(values: pd.Series, title: str, label: str, out: Path, stem: str,
-                      regions_of: dict[str, str] | None = None) -> list[Path]:
+                      regions_of: dict[str, str] | None = None, names: dict[str, str] | None = None) -> list[Path]:
+    """Bars (labelled by ``names``: region code -> name) and, for the counties or a municipal division, a map."""
     paths = []
-    fig, ax = plt.subplots(figsize=(max(7, 0.12 * len(values)), 4))
-    plotting.bar_by_region(values, ax=ax, title=title, ylabel=label)
+    fig, ax = plt.subplots(figsize=(max(7, 0.16 * len(values)), 4.5), layout="constrained")
+    plotting.bar_by_region(values.rename(index=names or {}), ax=ax, title=title, ylabel=label)
     paths.append(plotting.save(fig, out / f"{stem}.png"))
     plt.close(fig)
-    if regions_of is not None or len(values) == COUNTIES:
-        fig, ax = plt.subplots(figsize=(6, 7))
-        if regions_of is not None:
-            plotting.region_map(values, regions_of, ax=ax, title=title, label=label)
-        else:
-            plotting.county_map(values, ax=ax, title=title, label=label)
+    if regions_of is None:  # the 11 counties are a division by municipality too
+        from noreg_jax.data import load_municipalities
+
+        municipalities = load_municipalities()
+        if set(values.index) == set(municipalities["county"]):
+            regions_of = dict(zip(municipalities["municipality"], municipalities["county"]))
+    if regions_of is not None:
+        fig, ax = plt.subplots(figsize=(6, 7), layout="constrained")
+        plotting.region_map(values, regions_of, ax=ax, title=title, label=label)
         paths.append(plotting.save(fig, out / f"{stem}_map.png"))
         plt.close(fig)
     return paths
+
+
+def _names(ds: xr.Dataset, dim: str) -> dict[str, str]:
+    """Code -> name of a dimension from the dataset's ``<dim>_name`` coordinate (codes where it has none)."""
+    coord = f"{dim}_name"
+    if coord not in ds.coords:
+        return {}
+    return {str(code): str(name) for code, name in zip(ds[dim].values, ds[coord].values)}
 
 
 def largest_growing_industries(ds: xr.Dataset, region: str, n: int = 4) -> pd.DataFrame:
@@ -54,26 +64,30 @@ def reference_figures(ds: xr.Dataset, out: Path | str, regions_of: dict[str, str
     out = Path(out)
     pop = ds.population.sum("education")
     first, last = int(ds.year[0]), int(ds.year[-1])
+    names = _names(ds, "region")
     paths = []
     growth = 100 * (pop.sel(year=last) / pop.sel(year=first) - 1)
     paths += _by_region_figure(growth.to_pandas(), f"Population growth {first}–{last} (Fig. 1)", "%", out,
-                               "fig1_population_growth", regions_of)
+                               "fig1_population_growth", regions_of, names)
     per_capita = 100 * annual_growth(mainland(ds) / pop)
     paths += _by_region_figure(per_capita.to_pandas(), f"Mainland gross product per capita {first}–{last} (Fig. 3)",
-                               "% per year", out, "fig3_gdp_per_capita_growth", regions_of)
+                               "% per year", out, "fig3_gdp_per_capita_growth", regions_of, names)
     regions = [r for r in ("OSL", "TRO") if r in ds.region.values] or list(ds.region.values[:2])
-    fig, axes = plt.subplots(1, len(regions), figsize=(6 * len(regions), 4))
+    sectors = _names(ds, "sector")
+    fig, axes = plt.subplots(1, len(regions), figsize=(6 * len(regions), 4.5), layout="constrained", sharey=True)
     for ax, r in zip(np.atleast_1d(axes).ravel(), regions):
-        plotting.grouped_bars(largest_growing_industries(ds, r), ax=ax,
-                              title=f"{r}: industries with the largest growth (Fig. 4)",
+        top = largest_growing_industries(ds, r)
+        plotting.grouped_bars(top.rename(index=lambda i: textwrap.fill(sectors.get(i, i), 18)), ax=ax,
+                              title=f"{names.get(r, r)}: industries with the largest growth (Fig. 4)",
                               ylabel="NOK million, 2018 prices")
     paths.append(plotting.save(fig, out / "fig4_largest_growing_industries.png"))
     plt.close(fig)
     cum = ds.migration.cumsum("year").sel(region=regions)
-    fig, axes = plt.subplots(1, len(regions), figsize=(6 * len(regions), 4))
+    education = _names(ds, "education")
+    fig, axes = plt.subplots(1, len(regions), figsize=(6 * len(regions), 4.5), layout="constrained", sharey=True)
     for ax, r in zip(np.atleast_1d(axes).ravel(), regions):
-        plotting.line_paths(cum.sel(region=r).to_pandas(), ax=ax,
-                            title=f"{r}: cumulative net in-migration by education (Fig. 5)",
+        plotting.line_paths(cum.sel(region=r).to_pandas().rename(columns=lambda e: education.get(e, e)),
+                            ax=ax, title=f"{names.get(r, r)}: cumulative net in-migration by education (Fig. 5)",
                             ylabel="thousand persons")
     paths.append(plotting.save(fig, out / "fig5_cumulative_migration.png"))
     plt.close(fig)

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import Normalize
+from matplotlib.ticker import FuncFormatter
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
@@ -69,14 +70,15 @@ def region_map(values: pd.Series, regions_of: dict[str, str], ax=None, title=Non
     any unit): each municipality takes its region's colour (``regions_of``: municipality code -> region code),
     borders are drawn between regions only. Values of both signs get a diverging scale centred on 0; the colour
     limits are the 2nd and 98th percentiles (the colour bar's arrows mark values beyond them), so one region
-    does not flatten the rest. ``inset`` draws the capital area enlarged."""
+    does not flatten the rest (percentiles over the regions). ``inset`` draws the capital area enlarged."""
     unknown = sorted(set(values.index) - set(regions_of.values()))
     if unknown:
         raise KeyError(f"region_map: region code(s) {unknown} are not regions of the division")
     ax = _axes(ax, (6.0, 6.5))
     shapes = _municipalities()
     data = np.array([values.get(regions_of.get(code), np.nan) for code, _, _ in shapes], dtype=float)
-    finite = data[np.isfinite(data)]
+    finite = values.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]  # limits over the regions, not their municipalities
     low, high = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
     if low < 0 < high:
         bound = max(-low, high)
@@ -235,6 +237,7 @@ def line_paths(df: pd.DataFrame, ax=None, title=None, ylabel=None, band=None):
 
 
 def _finish(ax, title, ylabel, n_categories: int) -> None:
+    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     if n_categories > 8:
         ax.tick_params(axis="x", labelrotation=60)
         for tick in ax.get_xticklabels():
@@ -262,6 +265,11 @@ def output(formats: tuple[str, ...] = ("png",), dpi: int = 120) -> None:
     if not 50 <= dpi <= 1200:
         raise ValueError(f"figure resolution {dpi} dpi is outside 50-1200")
     FORMATS, DPI = tuple(dict.fromkeys(formats)), int(dpi)
+
+
+def _thousands(value: float, _position=None) -> str:
+    """Tick labels with thousands separators (12,000) and no float noise (0.30000000000000004 -> 0.3)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
 
 
 def save(fig, path) -> Path:
