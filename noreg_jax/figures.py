@@ -18,6 +18,8 @@ import xarray as xr
 from noreg_jax import plotting
 from noreg_jax.results import annual_growth, industry_growth, mainland, require_region
 
+COUNTIES = 11  # regions of the county model (notebook 01 draws its county maps beside the bars)
+
 def _by_region_figure(values: pd.Series, title: str, label: str, out: Path, stem: str,
                       regions_of: dict[str, str] | None = None, names: dict[str, str] | None = None) -> list[Path]:
     """Bars (labelled by ``names``: region code -> name) and, for the counties or a municipal division, a map."""
