@@ -271,7 +271,9 @@ def _article_paths(args, model):
     from noreg_jax.runs import cached_reference, run_scenarios
     from noreg_jax.scenarios import parse_scenario
 
-    run_s1 = SCENARIO_REGION in model.economy.benchmark.sets.regions
+    sets = model.economy.benchmark.sets
+    run_s1 = SCENARIO_REGION in sets.regions or any(
+        sets.counties_of(n) == (SCENARIO_REGION,) for n in range(sets.n_regions))  # the region, or its parts
     if not run_s1:
         print(f"scenario 1 not run: {SCENARIO_REGION} is not a region of this division", file=sys.stderr)
     files = SCENARIO_FILES if run_s1 else SCENARIO_FILES[1:]
@@ -280,6 +282,10 @@ def _article_paths(args, model):
     print(f"reference path: {'reused from cache' if reused else 'solved'}; solving {len(scenarios)} scenario "
           "path(s) as one batch ...", file=sys.stderr, flush=True)
     paths = run_scenarios(model, scenarios)
+    from noreg_jax.results import merge_parts
+
+    # the article's figures are by county: the parts of a county the division splits are merged back
+    reference, paths = merge_parts(reference, sets), [merge_parts(p, sets) for p in paths]
     return (reference, *paths) if run_s1 else (reference, None, *paths)
 
 

@@ -118,6 +118,50 @@ def headline(ds: xr.Dataset) -> dict:
     }
 
 
+#: Variables of a results dataset that add up over regions, and the weights of those that are averages.
+ADDITIVE = ("population", "labour_force", "employment", "gross_product", "gross_product_nominal", "capital",
+            "exports", "imports", "consumption", "shelf_workers", "migration")
+AVERAGED = {"wage": lambda ds: ds.employment.sum("sector"), "residence_wage": lambda ds: ds.labour_force,
+            "real_wage": lambda ds: ds.labour_force, "rental_rate": lambda ds: ds.capital,
+            "regional_cpi": lambda ds: ds.consumption.sum("education")}
+
+
+def merge_parts(ds: xr.Dataset, sets) -> xr.Dataset:
+    """The results with the parts of each county that a division splits merged back into the county (code and name
+    of the county): additive variables summed, wages, rental rates and the CPI averaged with their weights
+    (:data:`AVERAGED`); other variables with a region dimension (output and Armington prices, whose weights the
+    dataset lacks) are dropped rather than approximated. Regions that are whole counties or unions of them stay."""
+    from noreg_jax.data import load_sets
+
+    counties = load_sets()
+    target = []
+    for n, code in enumerate(sets.regions):
+        members, shares = sets.counties_of(n), sets.county_shares_of(n)
+        target.append(members[0] if len(members) == 1 and shares[0] < 1.0 else code)
+    if target == list(sets.regions):
+        return ds
+    group = xr.DataArray(target, dims="region", coords={"region": ds.region.values})
+    order = list(dict.fromkeys(target))
+    out = {}
+    for name, var in ds.data_vars.items():
+        if "region" not in var.dims:
+            out[name] = var
+        elif name in ADDITIVE:
+            out[name] = var.groupby(group).sum().rename(group="region").sel(region=order)
+        elif name in AVERAGED:
+            weight = AVERAGED[name](ds)
+            merged = (var * weight).groupby(group).sum() / weight.groupby(group).sum()
+            out[name] = merged.rename(group="region").sel(region=order).assign_attrs(var.attrs)
+    merged = xr.Dataset(out, attrs=ds.attrs)
+    names = {c: n for c, n in zip(counties.regions, counties.region_names)} | dict(zip(sets.regions,
+                                                                                     sets.region_names))
+    merged = merged.assign_coords(region_name=("region", [names[c] for c in order]))
+    for name in ADDITIVE:
+        if name in merged:
+            merged[name].attrs = ds[name].attrs
+    return merged
+
+
 def save(ds: xr.Dataset, out: Path | str) -> Path:
     """Write ``<name>.nc`` and tidy CSV summaries into ``out``, each file atomically; returns the NetCDF path."""
     out = output_directory(out)

@@ -130,6 +130,18 @@ def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, mu
     observed = _commuting_between(municipalities, dict(zip(division["municipality"], division["region"])))
     observed = observed.loc[list(s.regions), list(s.regions)].to_numpy()
     persons = np.asarray(b.commuting_persons)
+    # the article's figures are by county: the results merge the parts back (noreg compare article on divisions)
+    from noreg_jax.results import merge_parts, to_dataset
+
+    ds = to_dataset(model, path_result)
+    merged = merge_parts(ds, s)
+    assert set(merged.region.values) == {"OSVI", "REST", "TRO"}
+    parts = ["TRH", "TRO_REST"]
+    np.testing.assert_allclose(merged.population.sel(region="TRO"), ds.population.sel(region=parts).sum("region"))
+    weight = ds.labour_force.sel(region=parts)
+    np.testing.assert_allclose(merged.real_wage.sel(region="TRO"),
+                               (ds.real_wage.sel(region=parts) * weight).sum("region") / weight.sum("region"))
+    assert "output_price" not in merged and str(merged.region_name.sel(region="TRO").values) == "Trøndelag"
     trh, tro_rest = s.region("TRH"), s.region("TRO_REST")
     for e in range(s.n_education):
         for w in (trh, tro_rest):
