@@ -45,7 +45,7 @@ import pandas as pd
 import xarray as xr
 
 from noreg_jax.data import DataError
-from noreg_jax.results import headline, industry_growth, scenario_headline
+from noreg_jax.results import capital_is_whole, headline, industry_growth, scenario_headline
 
 PUBLISHED = Path(__file__).parent / "data" / "article" / "published.csv"
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -140,9 +140,9 @@ def _scenario2_figures(reference: xr.Dataset, s2: xr.Dataset) -> dict:
     regions = list(map(str, s2.region.values))
     region = SCENARIO_REGION if SCENARIO_REGION in regions else regions[0]  # scenario 2 uses no regional figure
     h = scenario_headline(reference, s2, region)
-    capital_is_whole = set(h["capital_regions"]) in ({"OSL", "VIK"}, {"OSVI"})
+    whole = capital_is_whole(s2)
     return {"s2_mainland_gdp": h["mainland_gdp_pct"],
-            "s2_employment_OSL_VIK": h["capital_region_employment_persons"] if capital_is_whole else None}
+            "s2_employment_OSL_VIK": h["capital_region_employment_persons"] if whole else None}
 
 
 def model_figures(reference: xr.Dataset, s1: xr.Dataset | None, s2: xr.Dataset) -> dict[str, float | None]:

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from noreg_jax import plotting
-from noreg_jax.results import annual_growth, industry_growth, mainland, require_region
+from noreg_jax.results import annual_growth, capital_regions, industry_growth, mainland, require_region
 
 COUNTIES = 11  # regions of the county model (notebook 01 draws its county maps beside the bars)
 
@@ -103,7 +103,7 @@ def scenario_figure_data(reference: xr.Dataset, scenario: xr.Dataset, region: st
     gdp mainland GDP (by year, %), capital_employment employment in Oslo + Viken (by year, persons)."""
     require_region(scenario, region)
     last = int(scenario.year[-1])
-    capital_regions = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
+    capital = capital_regions(scenario)
     return {
         "fig6": (scenario.migration - reference.migration).cumsum("year").sel(region=region).to_pandas(),
         "fig7": (100 * (scenario.real_wage / reference.real_wage - 1)).sel(region=region).to_pandas(),
@@ -112,8 +112,8 @@ def scenario_figure_data(reference: xr.Dataset, scenario: xr.Dataset, region: st
         "gdp": (100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)).to_pandas()
         .rename("mainland GDP"),
         "capital_employment": (1000 * (scenario.employment - reference.employment).sum(("sector", "education"))
-                               .sel(region=capital_regions).sum("region")).to_pandas()
-        .rename("+".join(capital_regions)),
+                               .sel(region=capital).sum("region")).to_pandas()
+        .rename("+".join(capital) if len(capital) <= 3 else "Oslo + Viken"),
     }
 
 

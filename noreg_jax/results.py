@@ -70,10 +70,38 @@ def to_dataset(model: PathModel, result: PathResult, name: str = "reference") ->
     data["max_residual"] = xr.Variable(("year",), np.asarray(result.max_residual))
     ds = xr.Dataset(data, coords=coords)
     ds = ds.assign_coords(region_name=("region", list(s.region_names)), sector_name=("sector", list(s.sector_names)),
-                          education_name=("education", list(s.education_names)))
+                          education_name=("education", list(s.education_names)),
+                          region_counties=("region", ["+".join(s.counties_of(n)) for n in range(s.n_regions)]))
     ds.attrs.update({"name": name, "model": "NOREG-JAX", "base_year": 2018,
                      "numeraire": "exchange rate (world prices = 1)"})
     return ds
+
+
+CAPITAL_COUNTIES = ("OSL", "VIK")  # the article's 'Oslo-området'
+
+
+def capital_regions(ds: xr.Dataset) -> list[str]:
+    """The regions of the dataset that lie in Oslo + Viken (by the ``region_counties`` coordinate: OSL and VIK on
+    the counties, OSVI on two_regions, Oslo and Viken's economic regions on economic_regions.csv)."""
+    if "region_counties" not in ds.coords:  # results written before the coordinate existed
+        return [r for r in ("OSL", "VIK", "OSVI") if r in ds.region.values]
+    return [str(r) for r, c in zip(ds.region.values, ds.region_counties.values)
+            if set(str(c).split("+")) <= set(CAPITAL_COUNTIES)]
+
+
+def capital_is_whole(ds: xr.Dataset) -> bool:
+    """Whether :func:`capital_regions` make up the whole of Oslo + Viken (not on landsdeler, where Oslo and Viken
+    lie in a region with other counties)."""
+    regions = capital_regions(ds)
+    if "region_counties" not in ds.coords:
+        return set(regions) in ({"OSL", "VIK"}, {"OSVI"})
+    counties = {c for r in regions for c in str(ds.region_counties.sel(region=r).values).split("+")}
+    return counties == set(CAPITAL_COUNTIES)
+
+
+def capital_label(regions: list[str]) -> str:
+    """How the summaries name the capital regions: their codes, or 'Oslo + Viken' when there are many."""
+    return " + ".join(regions) if len(regions) <= 3 else "Oslo + Viken"
 
 
 def mainland(ds: xr.Dataset, var: str = "gross_product") -> xr.DataArray:
@@ -155,7 +183,9 @@ def merge_parts(ds: xr.Dataset, sets) -> xr.Dataset:
     merged = xr.Dataset(out, attrs=ds.attrs)
     names = {c: n for c, n in zip(counties.regions, counties.region_names)} | dict(zip(sets.regions,
                                                                                      sets.region_names))
-    merged = merged.assign_coords(region_name=("region", [names[c] for c in order]))
+    counties_of = dict(zip(sets.regions, ("+".join(sets.counties_of(n)) for n in range(sets.n_regions))))
+    merged = merged.assign_coords(region_name=("region", [names[c] for c in order]),
+                                  region_counties=("region", [counties_of.get(c, c) for c in order]))
     for name in ADDITIVE:
         if name in merged:
             merged[name].attrs = ds[name].attrs
@@ -256,7 +286,7 @@ def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str =
     pop = lambda ds: ds.population.sum("education")
     emp = lambda ds: ds.employment.sum(("sector", "education"))
     gp = lambda ds: ds.gross_product.sum("sector")
-    capital = [r for r in ("OSL", "VIK", "OSVI") if r in scenario.region.values]
+    capital = capital_regions(scenario)
     dev_gp = 100 * (scenario.gross_product / reference.gross_product - 1).sel(region=region, year=last)
     return {
         "region": region,
@@ -298,7 +328,7 @@ def format_scenario_summary(reference: xr.Dataset, scenario: xr.Dataset, region:
         f"  real wages in {r}, {y}: {wages}",
         f"  industries in {r}, {y}: largest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.head(3).items())}; "
         f"smallest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.tail(3).items())}",
-        f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; employment in {' + '.join(h['capital_regions'])}: "
+        f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; employment in {capital_label(h['capital_regions'])}: "
         f"{h['capital_region_employment_persons']:+,.0f} persons",
     ])
 
@@ -312,7 +342,7 @@ def headline_numbers(reference: xr.Dataset, scenario: xr.Dataset, region: str = 
                     f"population of {region} {h['year']}, %": h["population_pct"],
                     f"gross product per person in {region} {h['year']}, %": h["gross_product_per_person_pct"],
                     f"mainland GDP {h['year']}, %": h["mainland_gdp_pct"],
-                    f"employment in {' + '.join(h['capital_regions'])} {h['year']}, persons":
+                    f"employment in {capital_label(h['capital_regions'])} {h['year']}, persons":
                         h["capital_region_employment_persons"]})
     return pd.Series(numbers, dtype=float)
 

@@ -272,3 +272,19 @@ def test_tables_are_written_without_float_noise(tmp_path, saved):
         assert numbers, csv.name
         worst = max(numbers, key=significant_digits)
         assert significant_digits(worst) <= 10, (csv.name, worst)
+
+
+def test_the_capital_regions_are_found_by_their_counties_on_any_division():
+    import xarray as xr
+
+    from noreg_jax.results import capital_is_whole, capital_label, capital_regions
+
+    def ds(codes, counties):
+        return xr.Dataset(coords={"region": codes, "region_counties": ("region", counties)})
+    economic = ds(["ER03001", "ER30001", "ER30002", "ER50003"], ["OSL", "VIK", "VIK", "TRO"])
+    assert capital_regions(economic) == ["ER03001", "ER30001", "ER30002"] and capital_is_whole(economic)
+    landsdeler = ds(["OST", "TRO"], ["OSL+VIK+INN+VTE", "TRO"])
+    assert capital_regions(landsdeler) == [] and not capital_is_whole(landsdeler)
+    assert capital_is_whole(ds(["OSVI", "REST"], ["OSL+VIK", "ROG+TRO"]))
+    assert not capital_is_whole(ds(["OSL", "REST"], ["OSL", "VIK+TRO"]))  # Viken is not wholly in the capital regions
+    assert capital_label(["OSL", "VIK"]) == "OSL + VIK" and capital_label(["a", "b", "c", "d"]) == "Oslo + Viken"

@@ -134,6 +134,9 @@ def test_a_mixed_division_replicates_and_its_migration_sums_to_zero(tmp_path, mu
     from noreg_jax.results import merge_parts, to_dataset
 
     ds = to_dataset(model, path_result)
+    from noreg_jax.results import capital_is_whole, capital_regions
+
+    assert capital_regions(ds) == ["OSVI"] and capital_is_whole(ds)
     merged = merge_parts(ds, s)
     assert set(merged.region.values) == {"OSVI", "REST", "TRO"}
     parts = ["TRH", "TRO_REST"]
