@@ -306,8 +306,9 @@ def scenario_headline(reference: xr.Dataset, scenario: xr.Dataset, region: str =
         "industries_pct": dev_gp.to_pandas().sort_values(ascending=False),
         "mainland_gdp_pct": float(100 * (mainland(scenario).sum("region") / mainland(reference).sum("region") - 1)
                                   .sel(year=last)),
+        # NaN where Oslo and Viken are not whole regions of the division (landsdeler): no such figure there
         "capital_region_employment_persons": float(1000 * (emp(scenario) - emp(reference)).sel(
-            region=capital, year=last).sum()),
+            region=capital, year=last).sum()) if capital_is_whole(scenario) else float("nan"),
         "capital_regions": capital,
         "year": last,
     }
@@ -328,8 +329,10 @@ def format_scenario_summary(reference: xr.Dataset, scenario: xr.Dataset, region:
         f"  real wages in {r}, {y}: {wages}",
         f"  industries in {r}, {y}: largest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.head(3).items())}; "
         f"smallest {', '.join(f'{k} {v:+.2f} %' for k, v in ind.tail(3).items())}",
-        f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; employment in {capital_label(h['capital_regions'])}: "
-        f"{h['capital_region_employment_persons']:+,.0f} persons",
+        f"  mainland GDP {y}: {h['mainland_gdp_pct']:+.3f} %; "
+        + (f"employment in {capital_label(h['capital_regions'])}: {h['capital_region_employment_persons']:+,.0f} persons"
+           if np.isfinite(h["capital_region_employment_persons"])
+           else "employment in Oslo + Viken: n/a (not whole regions of this division)"),
     ])
 
 

@@ -288,3 +288,23 @@ def test_the_capital_regions_are_found_by_their_counties_on_any_division():
     assert capital_is_whole(ds(["OSVI", "REST"], ["OSL+VIK", "ROG+TRO"]))
     assert not capital_is_whole(ds(["OSL", "REST"], ["OSL", "VIK+TRO"]))  # Viken is not wholly in the capital regions
     assert capital_label(["OSL", "VIK"]) == "OSL + VIK" and capital_label(["a", "b", "c", "d"]) == "Oslo + Viken"
+
+
+def test_no_capital_area_figure_where_oslo_and_viken_are_not_whole_regions():
+    import xarray as xr
+
+    from noreg_jax.results import format_scenario_summary, scenario_headline
+
+    years, regions, education, sectors = [2018, 2050], ["OST", "TRO"], ["low", "voc", "bach", "mast"], ["PETRO", "TRADE"]
+    ones = lambda *shape: np.ones(shape)
+    ds = xr.Dataset({"population": (("year", "region", "education"), ones(2, 2, 4)),
+                     "labour_force": (("year", "region", "education"), ones(2, 2, 4)),
+                     "migration": (("year", "region", "education"), ones(2, 2, 4)),
+                     "real_wage": (("year", "region", "education"), ones(2, 2, 4)),
+                     "employment": (("year", "region", "sector", "education"), ones(2, 2, 2, 4)),
+                     "gross_product": (("year", "region", "sector"), ones(2, 2, 2))},
+                    coords={"year": years, "region": regions, "education": education, "sector": sectors,
+                            "region_counties": ("region", ["OSL+VIK+INN+VTE", "TRO"])}, attrs={"name": "s"})
+    h = scenario_headline(ds, ds, "TRO")
+    assert np.isnan(h["capital_region_employment_persons"])  # not 0: there is no such figure on this division
+    assert "Oslo + Viken: n/a" in format_scenario_summary(ds, ds, "TRO")
