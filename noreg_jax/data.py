@@ -8,6 +8,7 @@ Every problem in a file raises :class:`DataError` naming the file, the field and
 from __future__ import annotations
 
 import json
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -683,7 +684,7 @@ class MunicipalParts:
     flows: np.ndarray
     sectors: np.ndarray | None = None  # [cell, j] the cell's share of its county's sector j (None: ``jobs``)
     educations: np.ndarray | None = None  # [cell, e] its share of the county's residents of group e (None: population)
-    from_data: dict = None  # kind -> counties whose split used a sub-county table (the others are SYNTHESISED)
+    from_data: dict = dataclasses.field(default_factory=dict)  # kind -> counties split by a sub-county table (others SYNTHESISED)
 
 
 def _zone_table(path: Path, kind: str, value: str, groups: dict[str, str], known: pd.DataFrame) -> pd.DataFrame | None:
@@ -980,6 +981,53 @@ def _cell_commuting(b: Benchmark, A: np.ndarray, sectors, residents: np.ndarray,
     return X, value
 
 
+#: Benchmark fields by (region, sector): divided by each part's share of the region's sector.
+BY_SECTOR = ("output", "capital", "production_tax", "intermediate_tax", "delivery_margin", "exports", "compensation",
+             "persons")
+
+
+def _fields_by_residence(b: Benchmark, A: np.ndarray, P: np.ndarray, sectors, educations, fields: dict,
+                         commuting_from_data: bool) -> np.ndarray:
+    """Fill ``fields`` with the production fields by sector shares, the household fields by residence (wage
+    income and labour force from the commuting already in ``fields``; capital income following wage income,
+    spending following income) and purchases by composite use; returns the shelf's deliveries by region."""
+    s = b.sets
+    val = lambda x: np.asarray(x, dtype=float)
+    wage, cap, transfers = val(b.wage_income), val(b.capital_income), val(b.transfers)
+    Aj = np.repeat(A[:, :, None], s.n_sectors, axis=2) if sectors is None else sectors  # [g, r, j]
+    Pe = np.repeat(P[:, :, None], s.n_education, axis=2) if educations is None else educations  # [g, r, e]
+    persons, pay = fields["commuting_persons"], fields["commuting"]
+    if not commuting_from_data:  # commuting kept within a split region's parts: wage income by the jobs share
+        wage_share = np.repeat(A[:, :, None], s.n_education, axis=2)  # [g, r, e]
+    else:
+        wage_share = (A > 0)[:, :, None] * pay.sum(axis=1)[:, None, :] / wage[None]
+    income = wage + cap + transfers
+    spending = (wage_share * (wage + cap)[None] + Pe * transfers[None]) / income[None]  # [g, r, e]
+    sh = b.shelf
+    use = val(b.intermediate).sum(axis=2) + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :] \
+        + val(b.consumption).sum(axis=1) + val(b.government) + val(b.investment) + val(b.inventories)
+    use[:, s.transport] += val(b.delivery_margin).sum(axis=1)
+    regional = val(b.government) + val(b.investment) + val(b.inventories) \
+        + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :]  # [r, i]: with the jobs
+    own_use = np.einsum("grj,rij->gri", Aj, val(b.intermediate)) + A[:, :, None] * regional[None] \
+        + np.einsum("gre,rei->gri", spending, val(b.consumption))
+    own_use[:, :, s.transport] += np.einsum("grj,rj->gr", Aj, val(b.delivery_margin))
+    destination = np.where(np.abs(use)[None] > 0, own_use / np.where(use == 0, 1.0, use)[None], A[:, :, None])
+    to = lambda x: np.einsum("gri,ri->gi", destination, val(x))  # [g, i]: region g's part of r's purchases
+    shipments = lambda x: np.einsum("gsi,hri,sri->ghi", Aj, destination, val(x), optimize=True)
+    fields.update({f: np.einsum("grj,rj...->gj...", Aj, val(getattr(b, f))) for f in BY_SECTOR})
+    fields.update(
+        intermediate=np.einsum("grj,rij->gij", Aj, val(b.intermediate)),
+        population=np.einsum("gre,re->ge", Pe, val(b.population)), transfers=np.einsum("gre,re->ge", Pe, transfers),
+        labour_force=persons.sum(axis=1), wage_income=pay.sum(axis=1),
+        capital_income=np.einsum("gre,re->ge", wage_share, cap),
+        consumption=np.einsum("gre,rei->gei", spending, val(b.consumption)),
+        income_tax=np.einsum("gre,re->ge", spending, val(b.income_tax)),
+        savings=np.einsum("gre,re->ge", spending, val(b.savings)),
+        imports=to(b.imports), trade=shipments(b.trade), margin=shipments(b.margin))
+    return to(sh.deliveries)
+
+
 def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray, names: dict[str, str],
              commuting: tuple[np.ndarray, np.ndarray] | None = None, sectors: np.ndarray | None = None,
              educations: np.ndarray | None = None) -> Benchmark:
@@ -1002,35 +1050,7 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
         out[idx, idx] += agg1(own)
         return out
 
-    wage, cap, transfers = val(b.wage_income), val(b.capital_income), val(b.transfers)
-    households_follow_jobs = commuting is None and P is A and sectors is None and educations is None
-    Aj = np.repeat(A[:, :, None], s.n_sectors, axis=2) if sectors is None else sectors  # [g, r, j]
-    Pe = np.repeat(P[:, :, None], s.n_education, axis=2) if educations is None else educations  # [g, r, e]
-    by_sector = lambda x: np.einsum("grj,rj...->gj...", Aj, val(x))
-    by_education = lambda x: np.einsum("gre,re->ge", Pe, val(x))
-    if commuting is None:
-        persons, pay = commuters(b.commuting_persons), commuters(b.commuting)
-        wage_share = np.repeat(A[:, :, None], s.n_education, axis=2)  # [g, r, e]
-    else:
-        persons, pay = commuting
-        wage_share = (A > 0)[:, :, None] * pay.sum(axis=1)[:, None, :] / wage[None]
-    income = wage + cap + transfers
-    spending = (wage_share * (wage + cap)[None] + Pe * transfers[None]) / income[None]  # [g, r, e]
-    consumption = np.einsum("gre,rei->gei", spending, val(b.consumption))
     sh = b.shelf
-    use = val(b.intermediate).sum(axis=2) + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :] \
-        + val(b.consumption).sum(axis=1) + val(b.government) + val(b.investment) + val(b.inventories)
-    use[:, s.transport] += val(b.delivery_margin).sum(axis=1)
-    regional = val(b.government) + val(b.investment) + val(b.inventories) \
-        + val(sh.host)[:, None] * val(sh.intermediate).sum(axis=1)[None, :]  # [r, i]: with the jobs
-    own_use = np.einsum("grj,rij->gri", Aj, val(b.intermediate)) + A[:, :, None] * regional[None] \
-        + np.einsum("gre,rei->gri", spending, val(b.consumption))
-    own_use[:, :, s.transport] += np.einsum("grj,rj->gr", Aj, val(b.delivery_margin))
-    destination = np.where(np.abs(use)[None] > 0, own_use / np.where(use == 0, 1.0, use)[None], A[:, :, None])
-    to = lambda x: np.einsum("gri,ri->gi", destination, val(x))  # [g, i]: region g's part of r's purchases
-    shipments = lambda x: np.einsum("gsi,hri,sri->ghi", Aj, destination, val(x), optimize=True)
-    weights = val(b.trade).sum(axis=2) + 1e-12
-    dist = agg2(val(b.distance) * weights) / agg2(weights)
     members, shares, region_names = [], [], []
     for gi in range(len(groups)):
         cols = [n for n in range(s.n_regions) if A[gi, n] > 0]
@@ -1047,25 +1067,20 @@ def _regroup(b: Benchmark, groups: tuple[str, ...], A: np.ndarray, P: np.ndarray
     sets = Sets(groups, tuple(region_names), s.sectors, s.sector_names, s.education, s.energy, s.public, s.goods,
                 tuple(members), tuple(shares) if split else (), education_names=s.education_names)
     scalars = ["government_capital_income", "retained_earnings", "government_savings", "foreign_savings"]
-    by_sectors = ("output", "capital", "production_tax", "intermediate_tax", "delivery_margin", "exports",
-                  "compensation", "persons")
-    fields = {f: by_sector(getattr(b, f)) for f in by_sectors}
+    weights = val(b.trade).sum(axis=2) + 1e-12
+    fields = {"distance": agg2(val(b.distance) * weights) / agg2(weights),
+              "commuting": commuters(b.commuting) if commuting is None else commuting[1],
+              "commuting_persons": commuters(b.commuting_persons) if commuting is None else commuting[0]}
     fields.update({f: agg1(getattr(b, f)) for f in ("government", "investment", "inventories")})
-    fields["intermediate"] = np.einsum("grj,rij->gij", Aj, val(b.intermediate))
-    fields.update(
-        population=by_education(b.population), transfers=by_education(transfers),
-        labour_force=persons.sum(axis=1), wage_income=pay.sum(axis=1), commuting=pay, commuting_persons=persons,
-        capital_income=np.einsum("gre,re->ge", wage_share, cap), consumption=consumption,
-        income_tax=np.einsum("gre,re->ge", spending, val(b.income_tax)),
-        savings=np.einsum("gre,re->ge", spending, val(b.savings)),
-        imports=to(b.imports), trade=shipments(b.trade), margin=shipments(b.margin), distance=dist)
-    deliveries = to(sh.deliveries)
-    if households_follow_jobs:  # the same shares, without the round trip through income and use (bit for bit)
-        fields.update({f: agg1(getattr(b, f)) for f in (*by_sectors, "intermediate", "population", "transfers",
+    if commuting is None and P is A and sectors is None and educations is None:
+        # households follow jobs: the same shares for every field (bit for bit the plain sums)
+        fields.update({f: agg1(getattr(b, f)) for f in (*BY_SECTOR, "intermediate", "population", "transfers",
                                                          "labour_force", "wage_income", "capital_income",
                                                          "consumption", "income_tax", "savings", "imports")})
         fields.update(trade=agg2(b.trade), margin=agg2(b.margin))
         deliveries = agg1(sh.deliveries)
+    else:
+        deliveries = _fields_by_residence(b, A, P, sectors, educations, fields, commuting is not None)
     unknown = set(Benchmark.__dataclass_fields__) - set(fields) - set(scalars) - {"sets", "shelf"}
     assert not unknown, f"aggregate_regions does not know how to divide {sorted(unknown)}"
     shelf = eqx.tree_at(lambda x: (x.host, x.deliveries), sh, (agg1(sh.host), deliveries))
